@@ -1,0 +1,41 @@
+# Frontend (issue 3): React + Vite + TypeScript under frontend/. npm ci runs
+# again only when the lock file changes, the build only when a source does.
+
+FRONTEND_DIST := frontend/dist
+FRONTEND_DEPS := frontend/node_modules/.package-lock.json
+FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
+# Root installs from Debian's packages directly; anyone else through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+TEST_SETUP += frontend-build chromium frontend-unit
+LINT_TARGETS += frontend-typecheck
+RUN_SETUP += frontend-build
+
+.PHONY: frontend-deps frontend-build frontend-unit frontend-typecheck frontend-dev chromium
+
+frontend-deps: $(FRONTEND_DEPS) ## npm ci in frontend/ (from the committed lock file)
+
+$(FRONTEND_DEPS): frontend/package-lock.json frontend/package.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend-build: $(FRONTEND_DIST)/index.html ## build the page into frontend/dist (only when sources changed)
+
+$(FRONTEND_DIST)/index.html: $(FRONTEND_DEPS) $(FRONTEND_SRC)
+	cd frontend && npm run --silent build
+
+frontend-unit: $(FRONTEND_DEPS) ## Vitest unit tests of the page and its API client
+	cd frontend && npx vitest run
+
+frontend-typecheck: $(FRONTEND_DEPS) ## TypeScript strict type check of the page and its tests
+	cd frontend && npx tsc --noEmit
+
+frontend-dev: $(FRONTEND_DEPS) ## Vite dev server with hot reload; API calls go to a producer on :5080
+	cd frontend && npx vite
+
+# The end-to-end tests drive Debian's Chromium; a browser download is neither
+# wanted nor possible here.
+chromium: ## install Debian's chromium when missing (for the end-to-end tests)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }

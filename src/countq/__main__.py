@@ -1,0 +1,5 @@
+import sys
+
+from countq.cli import main
+
+sys.exit(main())

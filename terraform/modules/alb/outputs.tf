@@ -1,0 +1,29 @@
+output "dns_name" {
+  description = "DNS name of the ALB."
+  value       = aws_lb.this.dns_name
+}
+
+output "arn_suffix" {
+  description = "ARN suffix of the ALB (CloudWatch dimension LoadBalancer)."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "target_group_arn" {
+  description = "ARN of the target group."
+  value       = aws_lb_target_group.this.arn
+}
+
+output "target_group_arn_suffix" {
+  description = "ARN suffix of the target group (CloudWatch dimension TargetGroup)."
+  value       = aws_lb_target_group.this.arn_suffix
+}
+
+output "security_group_id" {
+  description = "Security group of the ALB (allow it on the targets)."
+  value       = aws_security_group.this.id
+}
+
+output "https_enabled" {
+  description = "Whether an HTTPS listener exists."
+  value       = local.https
+}

@@ -1,0 +1,320 @@
+data "aws_region" "current" {}
+
+locals {
+  container_name = var.name
+  log_group_name = "/ecs/${var.cluster_name}/${var.name}"
+  # Application Auto Scaling addresses the service by this id.
+  scaling_resource_id = "service/${var.cluster_name}/${var.name}"
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; a customer-managed KMS key adds cost and no extra protection here.
+  #checkov:skip=CKV_AWS_338:Application logs are operational, not audit records; retention is set per environment.
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+
+  tags = var.tags
+}
+
+# --- IAM: the execution role pulls the image and writes logs; the task role
+# only reads the exact secrets the application is given (and publishes its
+# own metrics when asked to).
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.cluster_name}-${var.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # the token call has no resource-level permissions
+  }
+
+  statement {
+    sid       = "EcrPull"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [var.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-and-log"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.cluster_name}-${var.name}-task"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "ReadOwnSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = var.secret_arns
+  }
+
+  dynamic "statement" {
+    for_each = var.metrics_namespace == null ? [] : [var.metrics_namespace]
+
+    content {
+      sid       = "PublishOwnMetrics"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"] # PutMetricData has no resource ARN; the namespace condition scopes it
+
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = [statement.value]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "read-secrets"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# --- Network
+
+resource "aws_security_group" "this" {
+  name        = "${var.cluster_name}-${var.name}"
+  description = "ECS service ${var.name}"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.cluster_name}-${var.name}" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "this" {
+  for_each = var.ingress_security_group_ids
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "HTTP from ${each.key}"
+  referenced_security_group_id = each.value
+  ip_protocol                  = "tcp"
+  from_port                    = var.container_port
+  to_port                      = var.container_port
+}
+
+# Tasks reach ECR, Secrets Manager, CloudWatch, Redis and MySQL; the data
+# stores only accept these tasks through their own security groups.
+resource "aws_vpc_security_group_egress_rule" "all" {
+  security_group_id = aws_security_group.this.id
+  description       = "All outbound"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "-1"
+}
+
+# --- Task definition and service
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = "${var.cluster_name}-${var.name}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  # The root filesystem is read-only; the application writes only to /tmp.
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = local.container_name
+    image                  = var.image
+    command                = var.command
+    essential              = true
+    user                   = "10001"
+    readonlyRootFilesystem = true
+    stopTimeout            = var.stop_timeout
+    portMappings = [{
+      containerPort = var.container_port
+      hostPort      = var.container_port
+      protocol      = "tcp"
+    }]
+    environment = [for k, v in var.environment : { name = k, value = v }]
+    mountPoints = [{
+      sourceVolume  = "tmp"
+      containerPath = "/tmp"
+      readOnly      = false
+    }]
+    healthCheck = {
+      command     = var.health_check_command
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 20
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = var.name
+      }
+    }
+  }])
+
+  tags = var.tags
+}
+
+resource "aws_service_discovery_service" "this" {
+  count = var.service_discovery == null ? 0 : 1
+
+  name = var.name
+
+  dns_config {
+    namespace_id   = var.service_discovery.namespace_id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
+  }
+
+  health_check_custom_config {
+    failure_threshold = 1
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecs_service" "this" {
+  name                               = var.name
+  cluster                            = var.cluster_arn
+  task_definition                    = aws_ecs_task_definition.this.arn
+  desired_count                      = var.desired_count
+  launch_type                        = "FARGATE"
+  platform_version                   = "LATEST"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = var.load_balancer == null ? null : 30
+  propagate_tags                     = "SERVICE"
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.this.id]
+    assign_public_ip = false
+  }
+
+  dynamic "load_balancer" {
+    for_each = var.load_balancer == null ? [] : [var.load_balancer.target_group_arn]
+
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = local.container_name
+      container_port   = var.container_port
+    }
+  }
+
+  dynamic "service_registries" {
+    for_each = aws_service_discovery_service.this
+
+    content {
+      registry_arn = service_registries.value.arn
+    }
+  }
+
+  # Autoscaling owns the running count once the service exists.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task]
+}
+
+# --- Autoscaling: CPU for request-driven services, the queue backlog for workers
+
+resource "aws_appautoscaling_target" "this" {
+  min_capacity       = var.autoscaling.min_capacity
+  max_capacity       = var.autoscaling.max_capacity
+  resource_id        = local.scaling_resource_id
+  scalable_dimension = "ecs:service:DesiredCount"
+  service_namespace  = "ecs"
+
+  depends_on = [aws_ecs_service.this]
+}
+
+resource "aws_appautoscaling_policy" "this" {
+  name               = "${var.cluster_name}-${var.name}-${var.autoscaling.backlog_metric == null ? "cpu" : "backlog"}"
+  policy_type        = "TargetTrackingScaling"
+  resource_id        = local.scaling_resource_id
+  scalable_dimension = "ecs:service:DesiredCount"
+  service_namespace  = "ecs"
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.target_value
+    scale_in_cooldown  = 120
+    scale_out_cooldown = 30
+
+    dynamic "predefined_metric_specification" {
+      for_each = var.autoscaling.backlog_metric == null ? [1] : []
+
+      content {
+        predefined_metric_type = "ECSServiceAverageCPUUtilization"
+      }
+    }
+
+    dynamic "customized_metric_specification" {
+      for_each = var.autoscaling.backlog_metric == null ? [] : [var.autoscaling.backlog_metric]
+
+      content {
+        namespace   = customized_metric_specification.value.namespace
+        metric_name = customized_metric_specification.value.metric_name
+        statistic   = "Average"
+
+        dynamic "dimensions" {
+          for_each = customized_metric_specification.value.dimensions
+
+          content {
+            name  = dimensions.key
+            value = dimensions.value
+          }
+        }
+      }
+    }
+  }
+
+  depends_on = [aws_appautoscaling_target.this]
+}

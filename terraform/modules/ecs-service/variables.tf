@@ -1,0 +1,140 @@
+variable "name" {
+  description = "Service and container name (producer, consumer, ...)."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "Name of the ECS cluster; prefixes roles, log group and task family."
+  type        = string
+}
+
+variable "cluster_arn" {
+  description = "ARN of the ECS cluster."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the service's security group."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the tasks run in."
+  type        = list(string)
+}
+
+variable "image" {
+  description = "Container image (repository URL and tag)."
+  type        = string
+}
+
+variable "command" {
+  description = "Container command, e.g. [\"countq\", \"producer\"]."
+  type        = list(string)
+}
+
+variable "container_port" {
+  description = "Port the container listens on (HTTP_PORT)."
+  type        = number
+  default     = 5080
+}
+
+variable "health_check_command" {
+  description = "Container health check command."
+  type        = list(string)
+  default     = ["CMD", "countq", "check"]
+}
+
+variable "environment" {
+  description = "Plain environment variables. Never secret values: pass secret ARNs and list them in secret_arns."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secret_arns" {
+  description = "Secrets Manager ARNs the task role may read (and nothing else)."
+  type        = list(string)
+}
+
+variable "ecr_repository_arn" {
+  description = "ECR repository the execution role may pull from."
+  type        = string
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace the task may publish metrics to (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "cpu" {
+  description = "Fargate task CPU units."
+  type        = number
+  default     = 256
+}
+
+variable "memory" {
+  description = "Fargate task memory in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "desired_count" {
+  description = "Initial number of tasks (autoscaling adjusts it afterwards)."
+  type        = number
+  default     = 1
+}
+
+variable "stop_timeout" {
+  description = "Seconds between SIGTERM and SIGKILL; the consumer finishes its batch in this time."
+  type        = number
+  default     = 30
+}
+
+variable "autoscaling" {
+  description = "Task count bounds and target tracking: average CPU percent, or the average of a custom backlog metric when backlog_metric is set."
+  type = object({
+    min_capacity = number
+    max_capacity = number
+    target_value = number
+    backlog_metric = optional(object({
+      namespace   = string
+      metric_name = string
+      dimensions  = map(string)
+    }))
+  })
+}
+
+variable "load_balancer" {
+  description = "ALB target group to register the tasks in (null: not behind the ALB). An object so that its presence is known at plan time."
+  type = object({
+    target_group_arn = string
+  })
+  default = null
+}
+
+variable "ingress_security_group_ids" {
+  description = "Security groups allowed to reach container_port, keyed by a label."
+  type        = map(string)
+  default     = {}
+}
+
+variable "service_discovery" {
+  description = "Cloud Map namespace to register the service in (null: no registration). An object so that its presence is known at plan time."
+  type = object({
+    namespace_id = string
+  })
+  default = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the service's CloudWatch log group."
+  type        = number
+  default     = 30
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

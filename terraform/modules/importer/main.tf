@@ -1,0 +1,181 @@
+data "aws_caller_identity" "current" {}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; a customer-managed KMS key adds cost and no extra protection here.
+  #checkov:skip=CKV_AWS_338:Importer logs are operational, not audit records; retention is set per environment.
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+
+  tags = var.tags
+}
+
+# --- Bucket the SQL dumps to import are uploaded to
+
+resource "aws_s3_bucket" "imports" {
+  #checkov:skip=CKV_AWS_18:Uploads come only from operators through deploy tooling; CloudTrail data events can be enabled account-wide.
+  #checkov:skip=CKV_AWS_144:Dumps are transient inputs; no cross-region replica needed.
+  #checkov:skip=CKV_AWS_145:SSE-S3 is enough for transient dumps and keeps the Lambda policy free of KMS grants.
+  #checkov:skip=CKV2_AWS_62:The importer is invoked explicitly with bucket and key, not by events.
+  bucket        = "${var.name}-imports-${data.aws_caller_identity.current.account_id}"
+  force_destroy = var.force_destroy
+
+  tags = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "imports" {
+  bucket = aws_s3_bucket.imports.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "imports" {
+  bucket = aws_s3_bucket.imports.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "imports" {
+  bucket = aws_s3_bucket.imports.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_versioning" "imports" {
+  bucket = aws_s3_bucket.imports.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "imports" {
+  bucket = aws_s3_bucket.imports.id
+
+  rule {
+    id     = "expire-dumps"
+    status = "Enabled"
+
+    filter {}
+
+    expiration {
+      days = 30
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+# --- Role: VPC networking and its own logs, the two database secrets, and
+# reading dumps from its bucket.
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = var.name
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "vpc" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "ReadDatabaseSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.master_secret_arn, var.app_secret_arn]
+  }
+
+  statement {
+    sid       = "ReadDumps"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.imports.arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "secrets-and-dumps"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_security_group" "this" {
+  name        = var.name
+  description = "Importer Lambda ${var.name}"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+# To MySQL, and to Secrets Manager and S3 through the NAT gateway.
+resource "aws_vpc_security_group_egress_rule" "all" {
+  security_group_id = aws_security_group.this.id
+  description       = "All outbound"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "-1"
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_50:X-Ray tracing adds cost and IAM for a function run a few times per deploy.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the deploy script, which sees and reports failures; a DLQ would only hide them.
+  #checkov:skip=CKV_AWS_173:The environment holds no secret values (host, port, database, secret ARNs); the default key encrypts it.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile; the zip is built and uploaded by the same deploy pipeline.
+  function_name                  = var.name
+  description                    = "countq migrations, application user and SQL imports"
+  role                           = aws_iam_role.this.arn
+  runtime                        = "python3.11"
+  architectures                  = ["x86_64"]
+  handler                        = var.handler
+  filename                       = var.zip_path
+  source_code_hash               = filebase64sha256(var.zip_path)
+  timeout                        = var.timeout
+  memory_size                    = var.memory_size
+  reserved_concurrent_executions = 1 # migrations must never run twice at once
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = [aws_security_group.this.id]
+  }
+
+  environment {
+    variables = {
+      MYSQL_HOST        = var.mysql_host
+      MYSQL_PORT        = tostring(var.mysql_port)
+      MYSQL_DATABASE    = var.mysql_database
+      MYSQL_TLS         = "true"
+      DB_SECRET_ARN     = var.master_secret_arn
+      APP_DB_SECRET_ARN = var.app_secret_arn
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy_attachment.vpc, aws_iam_role_policy.this]
+}

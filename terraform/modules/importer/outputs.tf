@@ -1,0 +1,19 @@
+output "function_name" {
+  description = "Name of the importer function (invoked by deploy.sh)."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the importer function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "security_group_id" {
+  description = "Security group of the function (allowed on MySQL)."
+  value       = aws_security_group.this.id
+}
+
+output "imports_bucket" {
+  description = "Bucket for SQL dumps to import."
+  value       = aws_s3_bucket.imports.id
+}

@@ -1,0 +1,81 @@
+variable "name" {
+  description = "Function name and prefix of its resources."
+  type        = string
+}
+
+variable "zip_path" {
+  description = "Deployment package built by scripts/build-importer-zip.sh."
+  type        = string
+}
+
+variable "handler" {
+  description = "Lambda handler."
+  type        = string
+  default     = "countq.importer.handler"
+}
+
+variable "vpc_id" {
+  description = "VPC of the function's security group."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the function runs in (it needs to reach RDS)."
+  type        = list(string)
+}
+
+variable "mysql_host" {
+  description = "Database host (MYSQL_HOST)."
+  type        = string
+}
+
+variable "mysql_port" {
+  description = "Database port (MYSQL_PORT)."
+  type        = number
+  default     = 3306
+}
+
+variable "mysql_database" {
+  description = "Database name (MYSQL_DATABASE)."
+  type        = string
+}
+
+variable "master_secret_arn" {
+  description = "RDS-managed master user secret (DB_SECRET_ARN of the function)."
+  type        = string
+}
+
+variable "app_secret_arn" {
+  description = "Secret of the application user the function creates (APP_DB_SECRET_ARN)."
+  type        = string
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds (imports of large dumps need long)."
+  type        = number
+  default     = 900
+}
+
+variable "memory_size" {
+  description = "Function memory in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group."
+  type        = number
+  default     = 30
+}
+
+variable "force_destroy" {
+  description = "Delete the imports bucket with its objects on destroy (non-production)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,20 @@
+output "topic_arn" {
+  description = "SNS topic the alarms notify."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_names" {
+  description = "Names of all alarms."
+  value = concat(
+    [aws_cloudwatch_metric_alarm.alb_5xx.alarm_name, aws_cloudwatch_metric_alarm.alb_unhealthy.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.ecs_running : a.alarm_name],
+    [
+      aws_cloudwatch_metric_alarm.rds_cpu.alarm_name,
+      aws_cloudwatch_metric_alarm.rds_storage.alarm_name,
+      aws_cloudwatch_metric_alarm.rds_connections.alarm_name,
+      aws_cloudwatch_metric_alarm.redis_ecpu.alarm_name,
+      aws_cloudwatch_metric_alarm.redis_memory.alarm_name,
+      aws_cloudwatch_metric_alarm.backlog_age.alarm_name,
+    ],
+  )
+}

@@ -1,0 +1,96 @@
+variable "name" {
+  description = "Prefix of the topic and alarm names."
+  type        = string
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic (null: none; confirm the subscription mail)."
+  type        = string
+  default     = null
+}
+
+variable "alb_arn_suffix" {
+  description = "ALB ARN suffix (dimension LoadBalancer)."
+  type        = string
+}
+
+variable "target_group_arn_suffix" {
+  description = "Target group ARN suffix (dimension TargetGroup)."
+  type        = string
+}
+
+variable "alb_5xx_threshold" {
+  description = "5xx responses per minute that count as a bad minute."
+  type        = number
+  default     = 5
+}
+
+variable "cluster_name" {
+  description = "ECS cluster name (Container Insights dimension)."
+  type        = string
+}
+
+variable "service_names" {
+  description = "ECS services watched for running fewer tasks than desired."
+  type        = list(string)
+}
+
+variable "rds_instance_identifier" {
+  description = "RDS instance identifier."
+  type        = string
+}
+
+variable "rds_cpu_percent" {
+  description = "RDS CPU alarm threshold in percent."
+  type        = number
+  default     = 80
+}
+
+variable "rds_free_storage_gib" {
+  description = "RDS free storage alarm threshold in GiB."
+  type        = number
+  default     = 2
+}
+
+variable "rds_max_connections" {
+  description = "RDS connection count alarm threshold."
+  type        = number
+  default     = 60
+}
+
+variable "redis_cache_name" {
+  description = "ElastiCache serverless cache name (dimension clusterId)."
+  type        = string
+}
+
+variable "redis_max_ecpu_per_second" {
+  description = "The cache's ECPU/s usage limit; the alarm fires at 80%."
+  type        = number
+}
+
+variable "redis_max_data_storage_gb" {
+  description = "The cache's data storage limit in GB; the alarm fires at 80%."
+  type        = number
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the application's own metrics."
+  type        = string
+}
+
+variable "metrics_dimensions" {
+  description = "Dimensions of the application's own metrics."
+  type        = map(string)
+}
+
+variable "backlog_age_seconds" {
+  description = "Age of the oldest unstored message that raises the alarm."
+  type        = number
+  default     = 300
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,33 @@
+variable "name" {
+  description = "Name prefix for every resource."
+  type        = string
+}
+
+variable "cidr" {
+  description = "IPv4 CIDR of the VPC; split into /20 subnets (public from index 0, private from index 8)."
+  type        = string
+  default     = "10.0.0.0/16"
+}
+
+variable "az_count" {
+  description = "Number of availability zones to spread the subnets over."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 6
+    error_message = "az_count must be between 2 (ALB and RDS need two) and 6."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all AZs (cheap) instead of one per AZ (survives the loss of an AZ)."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,224 @@
+# One environment of countq. Terragrunt (terraform/infrastructure) generates
+# the providers (default region and aws.us_east_1) and the remote state.
+
+data "aws_region" "current" {}
+
+locals {
+  name  = "${var.name}-${var.environment}"
+  image = "${module.ecr.repository_url}:${var.image_tag}"
+  tags  = { Application = var.name, Environment = var.environment }
+
+  # The application's own metrics (published by the consumer), used for
+  # consumer autoscaling and the backlog age alarm.
+  metrics_namespace  = "countq"
+  metrics_dimensions = { Environment = var.environment }
+
+  # Same settings for both services; only secret ARNs, never secret values.
+  app_environment = {
+    AWS_REGION       = data.aws_region.current.name
+    HTTP_PORT        = "5080"
+    LOG_LEVEL        = var.log_level
+    MYSQL_HOST       = module.rds.address
+    MYSQL_PORT       = tostring(module.rds.port)
+    MYSQL_DATABASE   = module.rds.database_name
+    MYSQL_TLS        = "true"
+    DB_SECRET_ARN    = module.rds.app_secret_arn
+    REDIS_HOST       = module.redis.endpoint_address
+    REDIS_PORT       = tostring(module.redis.endpoint_port)
+    REDIS_CLUSTER    = "true"
+    REDIS_TLS        = "true"
+    REDIS_QUEUE      = "countq"
+    REDIS_SECRET_ARN = module.redis.secret_arn
+  }
+  app_secret_arns = [module.rds.app_secret_arn, module.redis.secret_arn]
+}
+
+module "network" {
+  source = "../modules/network"
+
+  name               = local.name
+  cidr               = var.vpc_cidr
+  az_count           = var.az_count
+  single_nat_gateway = var.single_nat_gateway
+  tags               = local.tags
+}
+
+module "ecr" {
+  source = "../modules/ecr"
+
+  name         = local.name
+  force_delete = !var.protect_data
+  tags         = local.tags
+}
+
+module "cluster" {
+  source = "../modules/ecs-cluster"
+
+  name   = local.name
+  vpc_id = module.network.vpc_id
+  tags   = local.tags
+}
+
+module "alb" {
+  source = "../modules/alb"
+
+  name                = local.name
+  vpc_id              = module.network.vpc_id
+  vpc_cidr_block      = module.network.vpc_cidr_block
+  public_subnet_ids   = module.network.public_subnet_ids
+  certificate_arn     = var.alb_certificate_arn
+  deletion_protection = var.protect_data
+  tags                = local.tags
+}
+
+module "rds" {
+  source = "../modules/rds-mysql"
+
+  name                    = local.name
+  vpc_id                  = module.network.vpc_id
+  subnet_ids              = module.network.private_subnet_ids
+  instance_class          = var.db_instance_class
+  allocated_storage       = var.db_allocated_storage
+  max_allocated_storage   = var.db_max_allocated_storage
+  multi_az                = var.db_multi_az
+  deletion_protection     = var.protect_data
+  backup_retention_period = var.db_backup_retention_days
+  apply_immediately       = !var.protect_data
+  allowed_security_group_ids = {
+    producer = module.producer.security_group_id
+    consumer = module.consumer.security_group_id
+    importer = module.importer.security_group_id
+  }
+  secret_recovery_window_days = var.protect_data ? 7 : 0
+  tags                        = local.tags
+}
+
+module "redis" {
+  source = "../modules/redis"
+
+  name                = local.name
+  vpc_id              = module.network.vpc_id
+  subnet_ids          = module.network.private_subnet_ids
+  max_data_storage_gb = var.redis_max_data_storage_gb
+  max_ecpu_per_second = var.redis_max_ecpu_per_second
+  allowed_security_group_ids = {
+    producer = module.producer.security_group_id
+    consumer = module.consumer.security_group_id
+  }
+  snapshot_retention_limit    = var.protect_data ? 1 : 0
+  secret_recovery_window_days = var.protect_data ? 7 : 0
+  create_cache                = var.create_redis_cache
+  tags                        = local.tags
+}
+
+module "producer" {
+  source = "../modules/ecs-service"
+
+  name                       = "producer"
+  cluster_name               = module.cluster.cluster_name
+  cluster_arn                = module.cluster.cluster_arn
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  image                      = local.image
+  command                    = ["countq", "producer"]
+  environment                = local.app_environment
+  secret_arns                = local.app_secret_arns
+  ecr_repository_arn         = module.ecr.repository_arn
+  cpu                        = var.producer.cpu
+  memory                     = var.producer.memory
+  desired_count              = var.producer.desired_count
+  load_balancer              = { target_group_arn = module.alb.target_group_arn }
+  ingress_security_group_ids = { alb = module.alb.security_group_id }
+  service_discovery          = { namespace_id = module.cluster.namespace_id }
+  log_retention_days         = var.log_retention_days
+  autoscaling = {
+    min_capacity = var.producer.min_count
+    max_capacity = var.producer.max_count
+    target_value = var.producer_cpu_target
+  }
+  tags = local.tags
+}
+
+module "consumer" {
+  source = "../modules/ecs-service"
+
+  name               = "consumer"
+  cluster_name       = module.cluster.cluster_name
+  cluster_arn        = module.cluster.cluster_arn
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.private_subnet_ids
+  image              = local.image
+  command            = ["countq", "consumer"]
+  environment        = merge(local.app_environment, { METRICS_NAMESPACE = local.metrics_namespace })
+  secret_arns        = local.app_secret_arns
+  ecr_repository_arn = module.ecr.repository_arn
+  metrics_namespace  = local.metrics_namespace
+  cpu                = var.consumer.cpu
+  memory             = var.consumer.memory
+  desired_count      = var.consumer.desired_count
+  service_discovery  = { namespace_id = module.cluster.namespace_id }
+  log_retention_days = var.log_retention_days
+  autoscaling = {
+    min_capacity = var.consumer.min_count
+    max_capacity = var.consumer.max_count
+    target_value = var.consumer_backlog_target
+    backlog_metric = {
+      namespace   = local.metrics_namespace
+      metric_name = "Backlog"
+      dimensions  = local.metrics_dimensions
+    }
+  }
+  tags = local.tags
+}
+
+module "importer" {
+  source = "../modules/importer"
+
+  name               = "${local.name}-importer"
+  zip_path           = var.importer_zip_path
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.private_subnet_ids
+  mysql_host         = module.rds.address
+  mysql_port         = module.rds.port
+  mysql_database     = module.rds.database_name
+  master_secret_arn  = module.rds.master_secret_arn
+  app_secret_arn     = module.rds.app_secret_arn
+  log_retention_days = var.log_retention_days
+  force_destroy      = !var.protect_data
+  tags               = local.tags
+}
+
+module "frontend" {
+  source = "../modules/frontend"
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  name            = local.name
+  alb_dns_name    = module.alb.dns_name
+  price_class     = var.cloudfront_price_class
+  domain_name     = var.domain_name
+  route53_zone_id = var.route53_zone_id
+  force_destroy   = !var.protect_data
+  tags            = local.tags
+}
+
+module "monitoring" {
+  source = "../modules/monitoring"
+
+  name                      = local.name
+  alarm_email               = var.alarm_email
+  alb_arn_suffix            = module.alb.arn_suffix
+  target_group_arn_suffix   = module.alb.target_group_arn_suffix
+  cluster_name              = module.cluster.cluster_name
+  service_names             = [module.producer.service_name, module.consumer.service_name]
+  rds_instance_identifier   = module.rds.instance_identifier
+  rds_max_connections       = var.db_max_connections_alarm
+  redis_cache_name          = module.redis.cache_name
+  redis_max_ecpu_per_second = var.redis_max_ecpu_per_second
+  redis_max_data_storage_gb = var.redis_max_data_storage_gb
+  metrics_namespace         = local.metrics_namespace
+  metrics_dimensions        = local.metrics_dimensions
+  tags                      = local.tags
+}

@@ -1,0 +1,54 @@
+output "cloudfront_url" {
+  description = "HTTPS URL of the site and API."
+  value       = module.frontend.url
+}
+
+output "cloudfront_distribution_id" {
+  description = "CloudFront distribution ID (invalidate after uploading the frontend)."
+  value       = module.frontend.distribution_id
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the ALB (reachable from CloudFront only)."
+  value       = module.alb.dns_name
+}
+
+output "frontend_bucket" {
+  description = "Bucket to upload frontend/dist to."
+  value       = module.frontend.bucket_name
+}
+
+output "ecr_repository_url" {
+  description = "Repository to push the application image to."
+  value       = module.ecr.repository_url
+}
+
+output "ecs_cluster_name" {
+  description = "Name of the ECS cluster."
+  value       = module.cluster.cluster_name
+}
+
+output "producer_service_name" {
+  description = "Name of the producer ECS service."
+  value       = module.producer.service_name
+}
+
+output "consumer_service_name" {
+  description = "Name of the consumer ECS service."
+  value       = module.consumer.service_name
+}
+
+output "importer_function_name" {
+  description = "Name of the importer Lambda (invoke with {\"action\":\"migrate\"} after each deploy)."
+  value       = module.importer.function_name
+}
+
+output "imports_bucket" {
+  description = "Bucket for SQL dumps the importer loads."
+  value       = module.importer.imports_bucket
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.monitoring.topic_arn
+}

@@ -1,0 +1,181 @@
+variable "environment" {
+  description = "Environment name (test, dev, stage, prod); part of every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.environment))
+    error_message = "environment must be 2-10 lowercase letters or digits."
+  }
+}
+
+variable "name" {
+  description = "Application name; resources are named <name>-<environment>."
+  type        = string
+  default     = "countq"
+}
+
+variable "image_tag" {
+  description = "Tag of the application image in the ECR repository (<env>-<git short sha>)."
+  type        = string
+}
+
+variable "importer_zip_path" {
+  description = "Path of the importer Lambda zip built by scripts/build-importer-zip.sh."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC."
+  type        = string
+  default     = "10.0.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones used (2, or 3 for high availability)."
+  type        = number
+  default     = 2
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all AZs instead of one per AZ."
+  type        = bool
+  default     = true
+}
+
+variable "protect_data" {
+  description = "Production safety: deletion protection on RDS and the ALB, final snapshot, secrets and buckets not force-deleted."
+  type        = bool
+  default     = false
+}
+
+variable "producer" {
+  description = "Producer tasks: Fargate size, initial count and autoscaling bounds."
+  type = object({
+    cpu           = number
+    memory        = number
+    desired_count = number
+    min_count     = number
+    max_count     = number
+  })
+  default = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+}
+
+variable "consumer" {
+  description = "Consumer tasks: Fargate size, initial count and autoscaling bounds."
+  type = object({
+    cpu           = number
+    memory        = number
+    desired_count = number
+    min_count     = number
+    max_count     = number
+  })
+  default = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+}
+
+variable "producer_cpu_target" {
+  description = "Average CPU percent the producer autoscaling keeps."
+  type        = number
+  default     = 60
+}
+
+variable "consumer_backlog_target" {
+  description = "Queued messages (the consumer's Backlog metric) the consumer autoscaling keeps."
+  type        = number
+  default     = 10000
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "db_allocated_storage" {
+  description = "RDS initial storage in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "db_max_allocated_storage" {
+  description = "RDS storage autoscaling ceiling in GiB."
+  type        = number
+  default     = 50
+}
+
+variable "db_multi_az" {
+  description = "RDS Multi-AZ standby."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of RDS automated backups."
+  type        = number
+  default     = 1
+}
+
+variable "db_max_connections_alarm" {
+  description = "RDS connection count that raises an alarm."
+  type        = number
+  default     = 60
+}
+
+variable "redis_max_data_storage_gb" {
+  description = "ElastiCache Serverless data storage limit in GB."
+  type        = number
+  default     = 1
+}
+
+variable "redis_max_ecpu_per_second" {
+  description = "ElastiCache Serverless ECPU/s limit."
+  type        = number
+  default     = 5000
+}
+
+variable "create_redis_cache" {
+  description = "Create the ElastiCache Serverless cache and its user group. Test-only switch: false only for emulators without ElastiCache Serverless (moto)."
+  type        = bool
+  default     = true
+}
+
+variable "cloudfront_price_class" {
+  description = "CloudFront price class."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "domain_name" {
+  description = "Custom domain for the site (null: the *.cloudfront.net name)."
+  type        = string
+  default     = null
+}
+
+variable "route53_zone_id" {
+  description = "Route53 hosted zone of domain_name."
+  type        = string
+  default     = null
+}
+
+variable "alb_certificate_arn" {
+  description = "ACM certificate in the stack's region for an HTTPS listener on the ALB (optional)."
+  type        = string
+  default     = null
+}
+
+variable "alarm_email" {
+  description = "E-mail address for alarm notifications (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the services."
+  type        = string
+  default     = "INFO"
+}
+
+variable "log_retention_days" {
+  description = "Retention of the CloudWatch log groups."
+  type        = number
+  default     = 14
+}
