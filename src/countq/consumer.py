@@ -144,6 +144,7 @@ class Consumer:
         """Call until it succeeds, backing off; None only when asked to stop."""
         delay = 0.05
         while True:
+            self.last_loop = time.monotonic()  # retrying an outage is alive, not stuck
             try:
                 return call()
             except AuthenticationError:
@@ -192,7 +193,7 @@ class Consumer:
         PENDING.set(pending)
 
     def healthy(self) -> bool:
-        """Alive when the loop turned recently (a blocked read lasts milliseconds)."""
+        """Alive when the loop turned or retried recently (a blocked read lasts milliseconds)."""
         return time.monotonic() - self.last_loop < HEALTHY_WITHIN_S
 
 

@@ -1,5 +1,6 @@
-"""CONTRIBUTING.md stays true: its commands exist, its paths exist, and the
-migration recipe it gives produces a revision that applies.
+"""CONTRIBUTING.md and `make help` stay true: every target is listed, the
+guide's commands and paths exist, and its migration recipe makes a revision
+that applies.
 """
 
 from __future__ import annotations
@@ -28,6 +29,29 @@ def make_targets() -> set[str]:
         timeout=60,
     ).stdout
     return {match[1] for match in re.finditer(r"^([A-Za-z0-9][\w.-]*):(?!=)", database, flags=re.M)}
+
+
+def test_make_help_lists_every_target_with_one_line() -> None:
+    database = subprocess.run(
+        ["make", "-pRrq", "-f", "Makefile", ":"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    phony = {
+        target
+        for line in database.splitlines()
+        if line.startswith(".PHONY:")
+        for target in line.split(":", 1)[1].split()
+    }
+    listed = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    described = {}
+    for line in listed:
+        target, _, description = line.strip().partition(" ")
+        assert target not in described, f"{target} listed twice"
+        assert description.strip(), f"{target} has no description"
+        described[target] = description
+    assert phony, "no .PHONY targets found"
+    assert phony <= set(described), f"not in make help: {sorted(phony - set(described))}"
 
 
 def test_every_make_target_in_the_guide_exists() -> None:

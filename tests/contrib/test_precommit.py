@@ -20,27 +20,10 @@ from typing import Any
 import yaml
 
 from tests.conftest import require_tool
+from tests.contrib.tree import ROOT, source_files
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".pre-commit-config.yaml"
 VENV_BIN = Path(sys.executable).parent
-# Never copied into the throwaway tree: installs, builds and caches that
-# .gitignore should already hide, listed again so a gap there costs nothing.
-NOT_SOURCE = {
-    ".git",
-    ".venv",
-    ".venv-checkov",
-    "node_modules",
-    ".terraform",
-    "dist",
-    "build",
-    ".data",
-    ".cache",
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-}
 STATUS = re.compile(
     r"^(?P<name>.+?)\.{3,}(?:\(no files to check\))?(?P<status>Passed|Failed|Skipped)$"
 )
@@ -49,24 +32,6 @@ STATUS = re.compile(
 def hooks() -> list[dict[str, Any]]:
     config = yaml.safe_load(CONFIG.read_text())
     return [hook for repo in config["repos"] for hook in repo["hooks"]]
-
-
-def source_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    return [
-        name
-        for name in listed
-        if name
-        and not NOT_SOURCE & set(Path(name).parts)
-        and not any(part.endswith(".egg-info") for part in Path(name).parts)
-        and (ROOT / name).is_file()
-    ]
 
 
 def git_repo(path: Path) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.contrib.tree import ROOT, source_files
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 VENV_BIN = Path(sys.executable).parent
@@ -146,9 +147,9 @@ def test_image_job_builds_and_scans_every_dockerfile() -> None:
     matrix = image_job["strategy"]["matrix"]["include"]
     built = {entry["dockerfile"] for entry in matrix}
     on_disk = {
-        str(p.relative_to(ROOT))
-        for p in ROOT.rglob("Dockerfile")
-        if not {"node_modules", ".venv", ".git"} & set(p.relative_to(ROOT).parts)
+        name
+        for name in source_files()
+        if re.fullmatch(r"(.*/)?(Dockerfile(\.[\w-]+)?|[\w-]+\.Dockerfile)", name)
     }
     assert built == on_disk
     for entry in matrix:

@@ -55,7 +55,7 @@ data "aws_secretsmanager_secret_version" "app" {
 resource "aws_elasticache_user" "app" {
   user_id       = "${var.name}-app"
   user_name     = var.username
-  engine        = "redis"
+  engine        = var.engine
   access_string = var.access_string
 
   authentication_mode {
@@ -69,7 +69,7 @@ resource "aws_elasticache_user" "app" {
 resource "aws_elasticache_user" "default" {
   user_id       = "${var.name}-default"
   user_name     = "default"
-  engine        = "redis"
+  engine        = var.engine
   access_string = "off -@all"
 
   authentication_mode {
@@ -83,20 +83,21 @@ resource "aws_elasticache_user_group" "this" {
   count = var.create_cache ? 1 : 0
 
   user_group_id = "${var.name}-users"
-  engine        = "redis"
+  engine        = var.engine
   user_ids      = [aws_elasticache_user.default.user_id, aws_elasticache_user.app.user_id]
 
   tags = var.tags
 }
 
 # Serverless: cluster mode and TLS always on, scales itself within the
-# usage limits below (they cap the bill).
+# usage limits below (they cap the bill). Valkey speaks the Redis protocol
+# and its serverless minimum (100 MB) costs far less than Redis OSS's 1 GB.
 resource "aws_elasticache_serverless_cache" "this" {
   count = var.create_cache ? 1 : 0
 
   name                     = var.name
-  engine                   = "redis"
-  major_engine_version     = "7"
+  engine                   = var.engine
+  major_engine_version     = var.engine == "valkey" ? "8" : "7"
   description              = "countq queue ${var.name}"
   subnet_ids               = var.subnet_ids
   security_group_ids       = [aws_security_group.this.id]

@@ -18,6 +18,17 @@ variable "allowed_security_group_ids" {
   type        = map(string)
 }
 
+variable "engine" {
+  description = "Cache engine: valkey (Redis-compatible, cheapest serverless minimum) or redis."
+  type        = string
+  default     = "valkey"
+
+  validation {
+    condition     = contains(["valkey", "redis"], var.engine)
+    error_message = "engine must be valkey or redis."
+  }
+}
+
 variable "username" {
   description = "RBAC user name of the application."
   type        = string

@@ -1,0 +1,130 @@
+"""Benchmark 1: POST /count throughput and p99 latency at 50 connections (wrk).
+
+countq's producer and the naive producer run side by side with the same
+WEB_CONCURRENCY; their wrk runs alternate so drift on the shared machine hits
+both alike. Between runs the queues are emptied (nothing consumes them here).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+from common import (
+    BENCH,
+    database,
+    fmt,
+    log,
+    median,
+    parser,
+    processes,
+    redis_client,
+    redis_queue,
+    save,
+    start_countq,
+    start_naive_http,
+    table,
+    verdict,
+)
+
+TARGET_RPS = 12_000
+TARGET_P99_MS = 15.0
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
+    """One wrk run; requests/s, p50/p99 in ms and the count of failed requests."""
+    out = subprocess.run(
+        [
+            "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "-s", str(BENCH / "post.lua"), f"http://127.0.0.1:{port}/count",
+        ],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {q: _ms(re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)) for q in (50, 99)}
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = int(bad.group(1)) if bad else 0
+    failed += sum(int(g) for g in errors.groups()) if errors else 0
+    return {"rps": rps, "p50_ms": lat[50], "p99_ms": lat[99], "failed": failed}
+
+
+def _ms(match: re.Match[str] | None) -> float:
+    if match is None:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--seconds", type=int, default=10, help="length of one wrk run")
+    p.add_argument("--connections", type=int, default=50)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="WEB_CONCURRENCY values")
+    args = p.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: run scripts/bench-tools.sh")
+    figures: dict[str, dict[str, float]] = {}
+    rows = []
+    r = redis_client()
+    with database("post") as db_url, redis_queue("post") as queue, processes() as started:
+        for workers in args.workers:
+            countq, countq_port = start_countq(
+                started, "producer", db_url, queue, WEB_CONCURRENCY=workers
+            )
+            naive, naive_port = start_naive_http(started, "app", db_url, queue, workers)
+            runs: dict[str, list[dict[str, float]]] = {"countq": [], "naive": []}
+            for name, port in (("countq", countq_port), ("naive", naive_port)):
+                wrk(port, 2, args.connections)  # warm-up: connections, code paths, pools
+            for i in range(args.runs):
+                for name, port in (("countq", countq_port), ("naive", naive_port)):
+                    r.delete(f"{{{queue}}}:stream", f"{queue}:list")
+                    result = wrk(port, args.seconds, args.connections)
+                    runs[name].append(result)
+                    log(
+                        f"WEB_CONCURRENCY={workers} run {i + 1} {name}: "
+                        f"{result['rps']:,.0f} req/s, p99 {result['p99_ms']:.2f} ms, "
+                        f"failed {result['failed']:.0f}"
+                    )
+            for proc in (countq, naive):
+                proc.stop()
+                started.remove(proc)
+            med = {
+                name: {k: median([run[k] for run in results]) for k in results[0]}
+                for name, results in runs.items()
+            }
+            figures[f"workers_{workers}"] = {
+                "countq_rps": med["countq"]["rps"],
+                "countq_p50_ms": med["countq"]["p50_ms"],
+                "countq_p99_ms": med["countq"]["p99_ms"],
+                "countq_failed": max(run["failed"] for run in runs["countq"]),
+                "naive_rps": med["naive"]["rps"],
+                "naive_p99_ms": med["naive"]["p99_ms"],
+                "ratio_rps": med["countq"]["rps"] / med["naive"]["rps"],
+            }
+            f = figures[f"workers_{workers}"]
+            ok = f["countq_rps"] >= TARGET_RPS and f["countq_p99_ms"] <= TARGET_P99_MS
+            rows.append(
+                [
+                    str(workers),
+                    fmt(f["countq_rps"]),
+                    fmt(f["countq_p99_ms"], "ms"),
+                    fmt(f["naive_rps"]),
+                    fmt(f["naive_p99_ms"], "ms"),
+                    f"{f['ratio_rps']:.1f}x",
+                    verdict(ok),
+                ]
+            )
+    r.close()
+    table(
+        f"POST /count, wrk -t2 -c{args.connections} -d{args.seconds}s, "
+        f"median of {args.runs} runs (target >= {TARGET_RPS:,} req/s, p99 <= {TARGET_P99_MS} ms)",
+        ["workers", "countq req/s", "countq p99", "naive req/s", "naive p99", "ratio", "target"],
+        rows,
+    )
+    save(args.json, "post", figures)
+
+
+if __name__ == "__main__":
+    main()
