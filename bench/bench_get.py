@@ -41,11 +41,9 @@ def fill(db: str, start: int, end: int) -> None:
         cur.execute("SET SESSION unique_checks = 0")  # ids below are unique by construction
         for lo in range(start + 1, end + 1, FILL_CHUNK):
             hi = min(lo + FILL_CHUNK - 1, end)
-            cur.execute(
-                "INSERT INTO messages (message_id, count, enqueued_ms, stored_ms)"
-                " SELECT UNHEX(LPAD(HEX(seq), 32, '0')), seq, 0, 0"  # noqa: S608
-                f" FROM seq_{lo}_to_{hi}"
-            )
+            # Integers only: the sequence engine names its table by range.
+            sql = f"INSERT INTO messages (message_id, count, enqueued_ms, stored_ms) SELECT UNHEX(LPAD(HEX(seq), 32, '0')), seq, 0, 0 FROM seq_{lo:d}_to_{hi:d}"  # noqa: S608, E501
+            cur.execute(sql)
         cur.execute(
             "UPDATE message_stats SET row_count = %s, last_value = %s,"
             " last_id = UNHEX(LPAD(HEX(%s), 32, '0')), updated_ms = %s WHERE id = 1",
@@ -83,7 +81,9 @@ def query_ms(db: str, n: int) -> list[float]:
     return out
 
 
-def measure(label: str, countq_port: int, naive_port: int, db: str, args: object) -> dict[str, float]:
+def measure(
+    label: str, countq_port: int, naive_port: int, db: str, args: object
+) -> dict[str, float]:
     runs, requests = args.runs, args.requests  # type: ignore[attr-defined]
     naive_requests = args.naive_requests if "M" in label else 200  # type: ignore[attr-defined]
     get_latencies(countq_port, 200)  # warm-up
@@ -122,11 +122,12 @@ def main() -> None:
         db = db_name(db_url)
         _, countq_port = start_countq(started, "producer", db_url, queue)
         _, naive_port = start_naive_http(started, "app", db_url, queue)
+        have = 0
         for label, rows in ((f"{args.small // 1000} k", args.small),
                             (f"{args.large // 1_000_000} M", args.large)):  # fmt: skip
-            have = figures and args.small or 0
             t0 = time.perf_counter()
-            fill(db, have, rows)
+            fill(db, have, rows)  # the 10 M table grows from the 10 k one
+            have = rows
             log(f"filled {rows:,} rows in {time.perf_counter() - t0:.0f} s")
             figures[label] = measure(label, countq_port, naive_port, db, args)
     small, large = figures.values()

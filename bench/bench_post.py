@@ -13,6 +13,7 @@ import subprocess
 
 from common import (
     BENCH,
+    cpu_seconds,
     database,
     fmt,
     log,
@@ -33,8 +34,9 @@ TARGET_P99_MS = 15.0
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
-    """One wrk run; requests/s, p50/p99 in ms and the count of failed requests."""
+def wrk(port: int, seconds: int, connections: int, pid: int = 0) -> dict[str, float]:
+    """One wrk run; requests/s, p50/p99 in ms, failures, server CPU us per request."""
+    cpu0 = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [
             "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
@@ -48,7 +50,8 @@ def wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failed = int(bad.group(1)) if bad else 0
     failed += sum(int(g) for g in errors.groups()) if errors else 0
-    return {"rps": rps, "p50_ms": lat[50], "p99_ms": lat[99], "failed": failed}
+    cpu_us = (cpu_seconds(pid) - cpu0) / (rps * seconds) * 1e6 if pid else float("nan")
+    return {"rps": rps, "p50_ms": lat[50], "p99_ms": lat[99], "failed": failed, "cpu_us": cpu_us}
 
 
 def _ms(match: re.Match[str] | None) -> float:
@@ -75,17 +78,22 @@ def main() -> None:
             )
             naive, naive_port = start_naive_http(started, "app", db_url, queue, workers)
             runs: dict[str, list[dict[str, float]]] = {"countq": [], "naive": []}
-            for name, port in (("countq", countq_port), ("naive", naive_port)):
+            for port in (countq_port, naive_port):
                 wrk(port, 2, args.connections)  # warm-up: connections, code paths, pools
+            servers = (
+                ("countq", countq_port, countq.popen.pid),
+                ("naive", naive_port, naive.popen.pid),
+            )
             for i in range(args.runs):
-                for name, port in (("countq", countq_port), ("naive", naive_port)):
+                for name, port, pid in servers:
                     r.delete(f"{{{queue}}}:stream", f"{queue}:list")
-                    result = wrk(port, args.seconds, args.connections)
+                    result = wrk(port, args.seconds, args.connections, pid)
                     runs[name].append(result)
                     log(
                         f"WEB_CONCURRENCY={workers} run {i + 1} {name}: "
                         f"{result['rps']:,.0f} req/s, p99 {result['p99_ms']:.2f} ms, "
-                        f"failed {result['failed']:.0f}"
+                        f"failed {result['failed']:.0f}, "
+                        f"server CPU {result['cpu_us']:.0f} us/request"
                     )
             for proc in (countq, naive):
                 proc.stop()
@@ -99,7 +107,9 @@ def main() -> None:
                 "countq_p50_ms": med["countq"]["p50_ms"],
                 "countq_p99_ms": med["countq"]["p99_ms"],
                 "countq_failed": max(run["failed"] for run in runs["countq"]),
+                "countq_cpu_us_per_req": med["countq"]["cpu_us"],
                 "naive_rps": med["naive"]["rps"],
+                "naive_cpu_us_per_req": med["naive"]["cpu_us"],
                 "naive_p99_ms": med["naive"]["p99_ms"],
                 "ratio_rps": med["countq"]["rps"] / med["naive"]["rps"],
             }
@@ -113,6 +123,7 @@ def main() -> None:
                     fmt(f["naive_rps"]),
                     fmt(f["naive_p99_ms"], "ms"),
                     f"{f['ratio_rps']:.1f}x",
+                    f"{f['countq_cpu_us_per_req']:.0f} / {f['naive_cpu_us_per_req']:.0f} us",
                     verdict(ok),
                 ]
             )
@@ -120,7 +131,16 @@ def main() -> None:
     table(
         f"POST /count, wrk -t2 -c{args.connections} -d{args.seconds}s, "
         f"median of {args.runs} runs (target >= {TARGET_RPS:,} req/s, p99 <= {TARGET_P99_MS} ms)",
-        ["workers", "countq req/s", "countq p99", "naive req/s", "naive p99", "ratio", "target"],
+        [
+            "workers",
+            "countq req/s",
+            "countq p99",
+            "naive req/s",
+            "naive p99",
+            "ratio",
+            "server CPU/req countq / naive",
+            "target",
+        ],
         rows,
     )
     save(args.json, "post", figures)

@@ -144,6 +144,27 @@ class Proc:
                 self.popen.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants.
+
+    On a machine shared with other work, wall-clock rates move with the load;
+    CPU per request or per message moves much less, so the scripts print both.
+    """
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _TICKS
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # it exited meanwhile
+    return total
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def processes() -> Iterator[list[Proc]]:
     """Collects started processes and stops every one of them on the way out."""
@@ -175,7 +196,9 @@ def start_countq(
     started: list[Proc], role: str, db_url: str, queue: str, **extra: object
 ) -> tuple[Proc, int]:
     port = free_port()
-    proc = Proc(f"countq-{role}", [PY, "-m", "countq", role], countq_env(db_url, queue, port, **extra))
+    proc = Proc(
+        f"countq-{role}", [PY, "-m", "countq", role], countq_env(db_url, queue, port, **extra)
+    )
     started.append(proc)
     wait_http(proc, port)
     return proc, port

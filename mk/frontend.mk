@@ -9,10 +9,10 @@ FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 TEST_SETUP += frontend-build chromium frontend-unit
-LINT_TARGETS += frontend-typecheck
+LINT_TARGETS += frontend-typecheck frontend-lint
 RUN_SETUP += frontend-build
 
-.PHONY: frontend-deps frontend-build frontend-unit frontend-typecheck frontend-dev chromium
+.PHONY: frontend-deps frontend-build frontend-unit frontend-typecheck frontend-lint frontend-dev chromium
 
 frontend-deps: $(FRONTEND_DEPS) ## npm ci in frontend/ (from the committed lock file)
 
@@ -30,6 +30,10 @@ frontend-unit: $(FRONTEND_DEPS) ## Vitest unit tests of the page and its API cli
 
 frontend-typecheck: $(FRONTEND_DEPS) ## TypeScript strict type check of the page and its tests
 	cd frontend && npx tsc --noEmit
+
+# The same npm scripts the pre-commit hooks run, so the rules live in frontend/.
+frontend-lint: $(FRONTEND_DEPS) ## ESLint and the Prettier format check of the page and its tests
+	cd frontend && npm run --silent lint && npm run --silent format:check
 
 frontend-dev: $(FRONTEND_DEPS) ## Vite dev server with hot reload; API calls go to a producer on :5080
 	cd frontend && npx vite

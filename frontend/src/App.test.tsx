@@ -7,14 +7,21 @@ const NOW_MS = 1_764_283_281_500;
 
 /** A stand-in API in memory: POSTs are "consumed" at once, as a drained pipeline would. */
 function fakeApi() {
-  const state = { rows: 41, last: 1_700_000_000 as number | null, posted: [] as number[], down: false, postStatus: 202 };
+  const state = {
+    rows: 41,
+    last: 1_700_000_000 as number | null,
+    posted: [] as number[],
+    down: false,
+    postStatus: 202,
+  };
   const stats = { backlog: 2, pending: 1, dead_letters: 3, oldest_age_seconds: 4.5, consumers: 1 };
   const fetch = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
     if (state.down) throw new TypeError("Failed to fetch");
     const path = String(url);
     const reply = (status: number, body: unknown) => new Response(JSON.stringify(body), { status });
     if (path === "/count" && init?.method === "POST") {
-      if (state.postStatus !== 202) return reply(state.postStatus, { detail: "backlog over MAX_BACKLOG (1000000); try again later" });
+      if (state.postStatus !== 202)
+        return reply(state.postStatus, { detail: "backlog over MAX_BACKLOG (1000000); try again later" });
       const { count } = JSON.parse(String(init.body)) as { count: number };
       state.posted.push(count);
       state.rows += 1;
@@ -22,7 +29,13 @@ function fakeApi() {
       return reply(202, { id: `id-${state.posted.length}`, status: "queued" });
     }
     if (path === "/count") {
-      return reply(200, { rows: state.rows, last_value: state.last, last_id: null, updated_at: null, hostname: "web-1" });
+      return reply(200, {
+        rows: state.rows,
+        last_value: state.last,
+        last_id: null,
+        updated_at: null,
+        hostname: "web-1",
+      });
     }
     if (path === "/stats") return reply(200, { ...stats, stored_rows: state.rows, hostname: "web-1" });
     return reply(404, { detail: "Not Found" });
@@ -117,7 +130,9 @@ describe("App", () => {
     await userEvent.clear(input);
     await userEvent.type(input, "30");
     await userEvent.click(screen.getByRole("button", { name: "Send" }));
-    await waitFor(() => expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent("Queued 30 of 30 messages"));
+    await waitFor(() =>
+      expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent("Queued 30 of 30 messages"),
+    );
     expect(api.state.posted).toHaveLength(30);
     expect(new Set(api.state.posted)).toEqual(new Set([1_764_283_281]));
   });
@@ -144,7 +159,9 @@ describe("App", () => {
     await userEvent.clear(input);
     await userEvent.type(input, n);
     await userEvent.click(screen.getByRole("button", { name: "Send" }));
-    expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent("Enter a whole number from 1 to 10,000");
+    expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent(
+      "Enter a whole number from 1 to 10,000",
+    );
     expect(api.fetch.mock.calls.filter(([, init]) => init?.method === "POST")).toHaveLength(0);
   });
 
@@ -158,7 +175,9 @@ describe("App", () => {
       await act(() => vi.advanceTimersByTimeAsync(3000));
       await waitFor(() => expect(figure("Stored rows")).toHaveTextContent("50"));
       const pipeline = screen.getByRole("region", { name: "Pipeline" });
-      expect(within(pipeline).getByRole("img", { name: /Stored rows over the last minute: from 41 to 50/ })).toBeInTheDocument();
+      expect(
+        within(pipeline).getByRole("img", { name: /Stored rows over the last minute: from 41 to 50/ }),
+      ).toBeInTheDocument();
     } finally {
       vi.useRealTimers();
     }

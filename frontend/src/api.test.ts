@@ -6,7 +6,9 @@ function json(status: number, body: unknown, statusText = ""): Response {
 
 describe("ApiClient", () => {
   it("calls the page's own origin with relative paths by default", async () => {
-    const fetch = vi.fn().mockResolvedValue(json(200, { rows: 3, last_value: 7, last_id: "a", updated_at: null, hostname: "h1" }));
+    const fetch = vi
+      .fn()
+      .mockResolvedValue(json(200, { rows: 3, last_value: 7, last_id: "a", updated_at: null, hostname: "h1" }));
     const summary = await new ApiClient({ fetch }).getCount();
     expect(fetch).toHaveBeenCalledWith("/count", expect.objectContaining({ method: "GET" }));
     expect(summary).toEqual({ rows: 3, last_value: 7, last_id: "a", updated_at: null, hostname: "h1" });
@@ -30,7 +32,9 @@ describe("ApiClient", () => {
   });
 
   it("reports the server's detail with the status on a 5xx", async () => {
-    const fetch = vi.fn().mockResolvedValue(json(503, { detail: "Redis unavailable: connection refused" }, "Service Unavailable"));
+    const fetch = vi
+      .fn()
+      .mockResolvedValue(json(503, { detail: "Redis unavailable: connection refused" }, "Service Unavailable"));
     const err = await new ApiClient({ fetch }).postCount(1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ kind: "http", status: 503 });
@@ -44,7 +48,9 @@ describe("ApiClient", () => {
   });
 
   it("falls back to the status text when a proxy answers with HTML", async () => {
-    const fetch = vi.fn().mockResolvedValue(new Response("<html><body>502</body></html>", { status: 502, statusText: "Bad Gateway" }));
+    const fetch = vi
+      .fn()
+      .mockResolvedValue(new Response("<html><body>502</body></html>", { status: 502, statusText: "Bad Gateway" }));
     await expect(new ApiClient({ fetch }).getCount()).rejects.toThrow("GET /count failed: HTTP 502: Bad Gateway");
   });
 

@@ -107,7 +107,11 @@ export class ApiClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new ApiError("invalid", `${what}: the server answered HTTP ${response.status} but not with JSON`, response.status);
+      throw new ApiError(
+        "invalid",
+        `${what}: the server answered HTTP ${response.status} but not with JSON`,
+        response.status,
+      );
     }
   }
 

@@ -8,7 +8,10 @@ describe("loadConfig", () => {
   });
 
   it("takes a single-page fallback's index.html for no config.json", async () => {
-    const html = new Response("<!doctype html>", { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } });
+    const html = new Response("<!doctype html>", {
+      status: 200,
+      headers: { "Content-Type": "text/html; charset=utf-8" },
+    });
     expect(await loadConfig(vi.fn().mockResolvedValue(html))).toEqual({ config: DEFAULT_CONFIG });
   });
 

@@ -14,7 +14,9 @@ export interface LoadedConfig {
 
 export const DEFAULT_CONFIG: AppConfig = { apiBaseUrl: "", refreshSeconds: 3 };
 
-export async function loadConfig(fetchImpl: typeof fetch = (i, init) => globalThis.fetch(i, init)): Promise<LoadedConfig> {
+export async function loadConfig(
+  fetchImpl: typeof fetch = (i, init) => globalThis.fetch(i, init),
+): Promise<LoadedConfig> {
   let response: Response;
   try {
     response = await fetchImpl("config.json", { cache: "no-store" });
@@ -45,7 +47,8 @@ export function parseConfig(raw: unknown): AppConfig {
   const config = { ...DEFAULT_CONFIG };
   if (apiBaseUrl !== undefined) {
     if (typeof apiBaseUrl !== "string") throw new Error("apiBaseUrl must be a string");
-    if (apiBaseUrl && !/^https?:\/\//.test(apiBaseUrl)) throw new Error("apiBaseUrl must start with http:// or https://");
+    if (apiBaseUrl && !/^https?:\/\//.test(apiBaseUrl))
+      throw new Error("apiBaseUrl must start with http:// or https://");
     config.apiBaseUrl = apiBaseUrl;
   }
   if (refreshSeconds !== undefined) {

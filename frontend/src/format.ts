@@ -19,7 +19,10 @@ export function formatSeconds(seconds: number): string {
 export function asUnixTime(value: number): string | undefined {
   // 2001..2286: a bare integer in this range is almost surely a timestamp.
   if (!Number.isInteger(value) || value < 1_000_000_000 || value >= 10_000_000_000) return undefined;
-  return new Date(value * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return new Date(value * 1000)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC");
 }
 
 export function clockTime(epochMs: number): string {

@@ -27,6 +27,11 @@ describe("history", () => {
   it("has no rate before two samples, and never a negative one", () => {
     expect(storeRate([])).toBeUndefined();
     expect(storeRate([{ t: 0, rows: 1, backlog: 0 }])).toBeUndefined();
-    expect(storeRate([{ t: 0, rows: 10, backlog: 0 }, { t: 1000, rows: 0, backlog: 0 }])).toBe(0);
+    expect(
+      storeRate([
+        { t: 0, rows: 10, backlog: 0 },
+        { t: 1000, rows: 0, backlog: 0 },
+      ]),
+    ).toBe(0);
   });
 });

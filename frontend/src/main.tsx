@@ -9,7 +9,11 @@ const root = createRoot(document.getElementById("root")!);
 void loadConfig().then(({ config, warning }) =>
   root.render(
     <StrictMode>
-      <App client={new ApiClient({ baseUrl: config.apiBaseUrl })} refreshMs={config.refreshSeconds * 1000} configWarning={warning} />
+      <App
+        client={new ApiClient({ baseUrl: config.apiBaseUrl })}
+        refreshMs={config.refreshSeconds * 1000}
+        configWarning={warning}
+      />
     </StrictMode>,
   ),
 );

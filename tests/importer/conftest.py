@@ -20,8 +20,14 @@ def importer_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
     suffix = uuid.uuid4().hex[:10]
     database, app_user = f"countq_imp_{suffix}", f"app_{suffix}"
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MYSQL_USER", "MYSQL_PASSWORD",
-                 "DATABASE_URL", "MYSQL_TLS_CA"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "MYSQL_USER",
+        "MYSQL_PASSWORD",
+        "DATABASE_URL",
+        "MYSQL_TLS_CA",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
@@ -42,8 +48,9 @@ def importer_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
             Name=f"app-{suffix}",
             SecretString=json.dumps({"username": app_user, "password": f"p;w'd\"{suffix}"}),
         )["ARN"]
-        s3.create_bucket(Bucket="dumps",
-                         CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.create_bucket(
+            Bucket="dumps", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
         monkeypatch.setenv("DB_SECRET_ARN", master)
         monkeypatch.setenv("APP_DB_SECRET_ARN", app)
         try:

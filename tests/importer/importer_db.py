@@ -16,8 +16,15 @@ MYSQL_PORT = int(os.environ.get("TEST_MYSQL_PORT", "3306"))
 
 def root_connection(database: str | None = None) -> pymysql.Connection[Any]:
     try:
-        return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="",
-                               database=database, autocommit=True, ssl_disabled=True)
+        return pymysql.connect(
+            host=MYSQL_HOST,
+            port=MYSQL_PORT,
+            user="root",
+            password="",
+            database=database,
+            autocommit=True,
+            ssl_disabled=True,
+        )
     except pymysql.err.OperationalError as exc:  # a missing server is a failure, not a skip
         pytest.fail(f"MariaDB/MySQL not reachable at {MYSQL_HOST}:{MYSQL_PORT}: {exc}")
 
@@ -35,9 +42,13 @@ class Env:
     def app_connection(self, password: str | None = None) -> pymysql.Connection[Any]:
         secret = json.loads(self.sm.get_secret_value(SecretId=self.app_arn)["SecretString"])
         return pymysql.connect(
-            host=MYSQL_HOST, port=MYSQL_PORT, user=self.app_user,
+            host=MYSQL_HOST,
+            port=MYSQL_PORT,
+            user=self.app_user,
             password=secret["password"] if password is None else password,
-            database=self.database, autocommit=True, ssl_disabled=True,
+            database=self.database,
+            autocommit=True,
+            ssl_disabled=True,
         )
 
     def put_dump(self, key: str, body: bytes) -> None:

@@ -42,8 +42,11 @@ def test_migrate_from_empty_and_again(importer_env: Env, caplog: pytest.LogCaptu
     caplog.set_level(logging.DEBUG)
     first = importer.handler({"action": "migrate"}, None)
     assert first == {
-        "action": "migrate", "ok": True, "database": importer_env.database,
-        "user": importer_env.app_user, "privileges": "SELECT, INSERT, UPDATE",
+        "action": "migrate",
+        "ok": True,
+        "database": importer_env.database,
+        "user": importer_env.app_user,
+        "privileges": "SELECT, INSERT, UPDATE",
         "excess_privileges_revoked": False,
     }
     assert {"messages", "message_stats", "alembic_version"} <= tables(importer_env.database)
@@ -55,8 +58,9 @@ def test_migrate_from_empty_and_again(importer_env: Env, caplog: pytest.LogCaptu
 
     assert f"app user {importer_env.app_user} has SELECT, INSERT, UPDATE" in caplog.text
     assert '"ok": true' in caplog.text
-    password = json.loads(importer_env.sm.get_secret_value(
-        SecretId=importer_env.app_arn)["SecretString"])["password"]
+    password = json.loads(
+        importer_env.sm.get_secret_value(SecretId=importer_env.app_arn)["SecretString"]
+    )["password"]
     assert password not in caplog.text
 
 
@@ -66,7 +70,8 @@ def test_app_user_can_insert_and_read_but_not_drop_or_create_users(importer_env:
     with conn.cursor() as cur:
         cur.execute(
             "INSERT IGNORE INTO messages (message_id, count, enqueued_ms, stored_ms) "
-            "VALUES (%s, 42, 1, 2)", (uuid.uuid4().bytes,),
+            "VALUES (%s, 42, 1, 2)",
+            (uuid.uuid4().bytes,),
         )
         cur.execute("UPDATE message_stats SET row_count = row_count + 1, last_value = 42")
         cur.execute("SELECT count FROM messages")
@@ -88,8 +93,10 @@ def test_migrate_revokes_privileges_granted_by_hand(importer_env: Env) -> None:
     assert importer.handler({"action": "migrate"}, None)["ok"]
     conn = root_connection()
     with conn.cursor() as cur:
-        cur.execute(f"GRANT DELETE, DROP ON `{importer_env.database}`.* "
-                    "TO %s@'%%'", (importer_env.app_user,))
+        cur.execute(
+            f"GRANT DELETE, DROP ON `{importer_env.database}`.* TO %s@'%%'",
+            (importer_env.app_user,),
+        )
     conn.close()
     result = importer.handler({"action": "migrate"}, None)
     assert result["ok"] and result["excess_privileges_revoked"] is True
@@ -118,8 +125,9 @@ def test_store_runs_as_app_user_and_survives_a_rotation(importer_env: Env) -> No
         # Rotate: a new password in Secrets Manager, applied to MySQL by migrate.
         # The importer runs in another process in AWS, so it has its own cache.
         new = {"username": importer_env.app_user, "password": "rotated;" + uuid.uuid4().hex}
-        importer_env.sm.put_secret_value(SecretId=importer_env.app_arn,
-                                         SecretString=json.dumps(new))
+        importer_env.sm.put_secret_value(
+            SecretId=importer_env.app_arn, SecretString=json.dumps(new)
+        )
         stale = secrets.get_secret(importer_env.app_arn)
         secrets._cache.pop(importer_env.app_arn)
         assert importer.handler({"action": "migrate"}, None)["ok"]
@@ -215,8 +223,9 @@ def test_import_multi_statement_dump(importer_env: Env, monkeypatch: pytest.Monk
     monkeypatch.setattr(importer, "CHUNK_SIZE", 4093)
     importer_env.put_dump("dumps/good.sql", (GOOD_DUMP + long_insert()).encode())
 
-    result = importer.handler({"action": "import", "bucket": "dumps", "key": "dumps/good.sql"},
-                              None)
+    result = importer.handler(
+        {"action": "import", "bucket": "dumps", "key": "dumps/good.sql"}, None
+    )
     assert result["ok"], result
     assert result["statements"] == 10
     assert result["implicit_commits"] == 3 and result["transactional"] is False
@@ -260,8 +269,11 @@ def test_failing_statement_in_a_plain_transaction_leaves_nothing(importer_env: E
         cur.execute(f"CREATE DATABASE `{importer_env.database}`")
         cur.execute(f"CREATE TABLE `{importer_env.database}`.t (id INT PRIMARY KEY)")
     conn.close()
-    importer_env.put_dump("dup.sql", b"INSERT INTO t VALUES (1);\n\nINSERT INTO t VALUES (2);\n"
-                                     b"INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (3);\n")
+    importer_env.put_dump(
+        "dup.sql",
+        b"INSERT INTO t VALUES (1);\n\nINSERT INTO t VALUES (2);\n"
+        b"INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (3);\n",
+    )
     result = importer.handler({"action": "import", "bucket": "dumps", "key": "dup.sql"}, None)
     assert result["ok"] is False and result["line"] == 4 and "Duplicate" in result["error"]
     assert result["committed_through_line"] is None and "note" not in result
@@ -277,7 +289,10 @@ def test_unterminated_string_reports_where_it_opened(importer_env: Env) -> None:
 
 def test_bad_events_get_a_clear_answer(importer_env: Env) -> None:
     assert importer.handler({"action": "import", "bucket": "dumps"}, None) == {
-        "action": "import", "ok": False, "error": 'import needs "bucket" and "key" strings'}
+        "action": "import",
+        "ok": False,
+        "error": 'import needs "bucket" and "key" strings',
+    }
     unknown = importer.handler({"action": "drop-everything"}, None)
     assert unknown["ok"] is False and "unknown action" in unknown["error"]
     missing = importer.handler({"action": "import", "bucket": "dumps", "key": "nope.sql"}, None)
@@ -311,8 +326,11 @@ class LambdaContext:
 
 
 def test_import_stops_before_the_lambda_time_limit(importer_env: Env) -> None:
-    importer_env.put_dump("slow.sql", b"CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
-                                      b"INSERT INTO t VALUES (2);\nINSERT INTO t VALUES (3);\n")
+    importer_env.put_dump(
+        "slow.sql",
+        b"CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
+        b"INSERT INTO t VALUES (2);\nINSERT INTO t VALUES (3);\n",
+    )
     context = LambdaContext(60_000, 60_000, 9_000)
     result = importer.handler({"action": "import", "bucket": "dumps", "key": "slow.sql"}, context)
     assert result["ok"] is False and result["line"] == 3

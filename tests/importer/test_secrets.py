@@ -38,12 +38,14 @@ def sm(aws_env: None) -> Iterator[Any]:
 
 
 def test_cached_until_refresh(sm: Any) -> None:
-    arn = sm.create_secret(Name="db", SecretString=json.dumps(
-        {"username": "app", "password": "one", "port": 3306}))["ARN"]
+    arn = sm.create_secret(
+        Name="db", SecretString=json.dumps({"username": "app", "password": "one", "port": 3306})
+    )["ARN"]
     assert secrets.get_secret(arn) == {"username": "app", "password": "one", "port": "3306"}
 
-    sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": "app",
-                                                                "password": "two"}))
+    sm.put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"username": "app", "password": "two"})
+    )
     assert secrets.get_secret(arn)["password"] == "one"  # cached: no call per connection
     assert secrets.get_secret(arn, refresh=True)["password"] == "two"
     assert secrets.get_secret(arn)["password"] == "two"
@@ -67,8 +69,9 @@ def test_concurrent_first_reads_make_one_request(sm: Any, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(secrets, "_fetch", slow_fetch)
     results: list[dict[str, str]] = []
-    threads = [threading.Thread(target=lambda: results.append(secrets.get_secret(arn)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(secrets.get_secret(arn))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -12,7 +12,7 @@ DUMP = (
     "-- header; not a statement\r\n"
     "/*!40101 SET NAMES utf8mb4 */;\r\n"
     "SELECT 1--1;\n"  # `--` without a space is arithmetic, not a comment
-    "SELECT 'a\\';b', \"c\"\";d\", `e``;f`;;\n"
+    'SELECT \'a\\\';b\', "c"";d", `e``;f`;;\n'
     "  # hash; comment\n"
     "INSERT INTO t VALUES ('x\n"
     "y;z')  /* note; */ ;\n"
@@ -26,7 +26,7 @@ DUMP = (
 EXPECTED = [
     Statement("/*!40101 SET NAMES utf8mb4 */", 2),
     Statement("SELECT 1--1", 3),
-    Statement("SELECT 'a\\';b', \"c\"\";d\", `e``;f`", 4),
+    Statement('SELECT \'a\\\';b\', "c"";d", `e``;f`', 4),
     Statement("INSERT INTO t VALUES ('x\ny;z')  /* note; */", 6),
     Statement("CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END", 9),
     Statement("SELECT 'ünï\u2028cödé'", 11),
@@ -35,7 +35,7 @@ EXPECTED = [
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 64, 1 << 20])
@@ -56,11 +56,14 @@ def test_implicit_commit_classification() -> None:
     assert not Statement("/*!40101 SET NAMES utf8 */", 1).commits_implicitly
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ("SELECT 1;\nSELECT 'open;\n", 2, "unterminated ' quoted"),
-    ("SELECT 1;\n\n/* open\n;\n", 3, "unterminated /*"),
-    ("DELIMITER\nSELECT 1;\n", 1, "DELIMITER without"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("SELECT 1;\nSELECT 'open;\n", 2, "unterminated ' quoted"),
+        ("SELECT 1;\n\n/* open\n;\n", 3, "unterminated /*"),
+        ("DELIMITER\nSELECT 1;\n", 1, "DELIMITER without"),
+    ],
+)
 def test_malformed_dump_names_the_line(text: str, line: int, message: str) -> None:
     with pytest.raises(DumpError, match=message) as err:
         list(split_statements(iter_lines([text.encode()])))

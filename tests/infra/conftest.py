@@ -28,7 +28,9 @@ def cli_config(terraform_bin: str) -> Path:
 @pytest.fixture(scope="session")
 def tf(terraform_bin: str, cli_config: Path) -> harness.Terraform:
     harness.BUILD.mkdir(parents=True, exist_ok=True)
-    return harness.Terraform(terraform_bin, harness.terraform_env(cli_config), harness.BUILD / "static.log")
+    return harness.Terraform(
+        terraform_bin, harness.terraform_env(cli_config), harness.BUILD / "static.log"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +41,17 @@ def environment_runs(
     zip_path = harness.importer_zip(harness.BUILD / "importer.zip")
     with ThreadPoolExecutor(max_workers=len(harness.ENVIRONMENTS)) as pool:
         yield {
-            env: pool.submit(harness.run_environment, env, terraform_bin, cli_config, moto_server, zip_path)
+            env: pool.submit(
+                harness.run_environment, env, terraform_bin, cli_config, moto_server, zip_path
+            )
             for env in harness.ENVIRONMENTS
         }
 
 
 @pytest.fixture(params=harness.ENVIRONMENTS)
-def env_run(request: pytest.FixtureRequest, environment_runs: dict[str, Future[harness.EnvironmentRun]]) -> harness.EnvironmentRun:
+def env_run(
+    request: pytest.FixtureRequest, environment_runs: dict[str, Future[harness.EnvironmentRun]]
+) -> harness.EnvironmentRun:
     run = environment_runs[request.param].result()
     if not run.plan:
         pytest.fail(f"{run.env}: no plan was made: {run.error}")

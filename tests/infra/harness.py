@@ -9,13 +9,13 @@ the source tree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +24,7 @@ from typing import Any
 
 import boto3
 import hcl2
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = ROOT / "terraform"
@@ -65,10 +66,24 @@ def mirror_root() -> Path:
     """The offline provider mirror: the folder holding registry.terraform.io."""
     found = subprocess.run(
         [
-            "find", "/", "-xdev", "-type", "d", "-name", "registry.terraform.io",
-            "-not", "-path", "*/.terraform/*", "-not", "-path", str(BUILD) + "/*",
+            "find",
+            "/",
+            "-xdev",
+            "-type",
+            "d",
+            "-name",
+            "registry.terraform.io",
+            "-not",
+            "-path",
+            "*/.terraform/*",
+            "-not",
+            "-path",
+            str(BUILD) + "/*",
         ],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     ).stdout.split()
     for path in found:
         if (Path(path) / "hashicorp" / "aws").is_dir():
@@ -112,7 +127,9 @@ def copy_terraform(dest: Path) -> Path:
     shutil.copytree(
         TERRAFORM_DIR,
         dest,
-        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", ".terragrunt-cache"),
+        ignore=shutil.ignore_patterns(
+            ".terraform", ".terraform.lock.hcl", "*.tfstate*", ".terragrunt-cache"
+        ),
     )
     return dest
 
@@ -188,40 +205,38 @@ class MotoServer:
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         self.proc = subprocess.Popen(
             [moto_server, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log, stderr=self._log, env=env,
+            stdout=self._log,
+            stderr=self._log,
+            env=env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"moto_server exited with {self.proc.returncode}; see {log}")
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
-                    return
-            except OSError:
+                httpx.get(f"{self.url}/moto-api/", timeout=1)
+                return
+            except httpx.HTTPError:
                 time.sleep(0.2)
         self.stop()
         raise TimeoutError("moto_server did not start within 30 s")
 
-    def reset(self) -> None:
-        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(req, timeout=10):
-            pass
-
     def secret_values(self) -> list[str]:
         """Every secret string stored in this moto server (to look for leaks)."""
         client = boto3.client(
-            "secretsmanager", endpoint_url=self.url, region_name=REGION,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "secretsmanager",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         values = []
         for page in client.get_paginator("list_secrets").paginate():
             for secret in page["SecretList"]:
                 value = client.get_secret_value(SecretId=secret["ARN"]).get("SecretString", "")
                 values.append(value)
-                try:
+                with contextlib.suppress(ValueError, AttributeError):
                     values += [str(v) for v in json.loads(value).values()]
-                except (ValueError, AttributeError):
-                    pass
         return values
 
     def stop(self) -> None:
@@ -245,15 +260,24 @@ class Terraform:
     env: dict[str, str]
     log: Path
 
-    def __call__(self, cwd: Path, *args: str, ok: tuple[int, ...] = (0,), timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, cwd: Path, *args: str, ok: tuple[int, ...] = (0,), timeout: int = 900
+    ) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
         proc = subprocess.run(
-            [self.binary, *args], cwd=cwd, env=self.env, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            [self.binary, *args],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         with self.log.open("a") as f:
-            f.write(f"$ terraform {' '.join(args)}  # {cwd.name}, rc={proc.returncode}, "
-                    f"{time.monotonic() - started:.1f}s\n{proc.stdout}\n{proc.stderr}\n")
+            f.write(
+                f"$ terraform {' '.join(args)}  # {cwd.name}, rc={proc.returncode}, "
+                f"{time.monotonic() - started:.1f}s\n{proc.stdout}\n{proc.stderr}\n"
+            )
         if proc.returncode not in ok:
             raise TerraformError(
                 f"terraform {' '.join(args)} in {cwd} exited {proc.returncode}:\n"
@@ -291,13 +315,21 @@ class EnvironmentRun:
     error: str | None = None
 
 
-def run_environment(env: str, terraform_bin: str, config: Path, moto_server: str, zip_path: Path) -> EnvironmentRun:
+def run_environment(
+    env: str, terraform_bin: str, config: Path, moto_server: str, zip_path: Path
+) -> EnvironmentRun:
     run = EnvironmentRun(env)
     workdir = BUILD / "envs" / env
     copy_terraform(workdir / "terraform")
     moto = MotoServer(moto_server, workdir / "moto.log")
     try:
-        _pipeline(run, workdir, Terraform(terraform_bin, terraform_env(config), workdir / "terraform.log"), moto, zip_path)
+        _pipeline(
+            run,
+            workdir,
+            Terraform(terraform_bin, terraform_env(config), workdir / "terraform.log"),
+            moto,
+            zip_path,
+        )
     except Exception as exc:  # reported by the tests that need this run
         run.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -305,7 +337,9 @@ def run_environment(env: str, terraform_bin: str, config: Path, moto_server: str
     return run
 
 
-def _pipeline(run: EnvironmentRun, workdir: Path, tf: Terraform, moto: MotoServer, zip_path: Path) -> None:
+def _pipeline(
+    run: EnvironmentRun, workdir: Path, tf: Terraform, moto: MotoServer, zip_path: Path
+) -> None:
     stack = workdir / "terraform" / "stack"
     for override in MOTO_OVERRIDES.rglob("*.tf"):
         target = workdir / "terraform" / override.relative_to(MOTO_OVERRIDES)
@@ -320,7 +354,9 @@ def _pipeline(run: EnvironmentRun, workdir: Path, tf: Terraform, moto: MotoServe
     }
     (stack / "terraform.tfvars.json").write_text(json.dumps(inputs, indent=2))
 
-    def timed(stage: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    def timed(
+        stage: str, *args: str, ok: tuple[int, ...] = (0,)
+    ) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
         try:
             return tf(stack, *args, ok=ok)
@@ -331,7 +367,9 @@ def _pipeline(run: EnvironmentRun, workdir: Path, tf: Terraform, moto: MotoServe
     timed("plan", "plan", "-no-color", "-out=tfplan")
     run.plan = json.loads(tf(stack, "show", "-json", "tfplan").stdout)
     timed("apply", "apply", "-no-color", "-auto-approve", "tfplan")
-    run.outputs = {k: v["value"] for k, v in json.loads(tf(stack, "output", "-json").stdout).items()}
+    run.outputs = {
+        k: v["value"] for k, v in json.loads(tf(stack, "output", "-json").stdout).items()
+    }
     run.state = json.loads(tf(stack, "show", "-json").stdout)
     run.secret_values = moto.secret_values()
     replan = timed("replan", "plan", "-no-color", "-detailed-exitcode", "-out=tfreplan", ok=(0, 2))

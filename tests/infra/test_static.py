@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,8 +21,16 @@ ROOTS = [f"modules/{m}" for m in MODULES] + ["stack"]
 
 def test_modules_exist() -> None:
     expected = {
-        "network", "ecs-cluster", "ecs-service", "alb", "rds-mysql", "redis",
-        "frontend", "importer", "ecr", "monitoring",
+        "network",
+        "ecs-cluster",
+        "ecs-service",
+        "alb",
+        "rds-mysql",
+        "redis",
+        "frontend",
+        "importer",
+        "ecr",
+        "monitoring",
     }
     assert expected <= set(MODULES)
 
@@ -32,14 +41,23 @@ def test_fmt(tf: harness.Terraform) -> None:
         assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}"
 
 
-@pytest.fixture(scope="module")
-def validate_tree() -> Path:
-    return harness.copy_terraform(harness.BUILD / "validate" / "terraform")
+def _validate_copy(root: str) -> Path:
+    """Each root in its own copy: the stack needs the modules beside it, a
+    module is self-contained."""
+    dest = harness.BUILD / "validate" / root.replace("/", "-")
+    if root == "stack":
+        return harness.copy_terraform(dest) / "stack"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(
+        harness.TERRAFORM_DIR / root, dest, ignore=shutil.ignore_patterns(".terraform*")
+    )
+    return dest
 
 
 @pytest.mark.parametrize("root", ROOTS)
-def test_init_and_validate(tf: harness.Terraform, validate_tree: Path, root: str) -> None:
-    workdir = validate_tree / root
+def test_init_and_validate(tf: harness.Terraform, root: str) -> None:
+    workdir = _validate_copy(root)
     versions = (workdir / "versions.tf").read_text()
     if "configuration_aliases" in versions:
         # Terragrunt generates these for the stack; a module is validated alone here.
@@ -59,18 +77,24 @@ def test_module_shape(root: str) -> None:
         assert (path / name).is_file(), f"{root}/{name} missing"
     if root.startswith("modules/"):
         readme = path / "README.md"
-        assert readme.is_file() and len(readme.read_text()) > 200, f"{root}/README.md missing or empty"
+        assert readme.is_file() and len(readme.read_text()) > 200, (
+            f"{root}/README.md missing or empty"
+        )
     with (path / "variables.tf").open() as f:
         variables = hcl2.load(f).get("variable", [])
     assert variables
     for block in variables:
         for name, body in block.items():
             assert "type" in body, f"{root}: variable {name} has no type"
-            assert body.get("description", '""').strip('"'), f"{root}: variable {name} has no description"
+            assert body.get("description", '""').strip('"'), (
+                f"{root}: variable {name} has no description"
+            )
     with (path / "outputs.tf").open() as f:
         for block in hcl2.load(f).get("output", []):
             for name, body in block.items():
-                assert body.get("description", '""').strip('"'), f"{root}: output {name} has no description"
+                assert body.get("description", '""').strip('"'), (
+                    f"{root}: output {name} has no description"
+                )
 
 
 def _stack_variables() -> set[str]:
@@ -91,8 +115,14 @@ def test_root_terragrunt_config() -> None:
     """The root config generates the providers and an encrypted, locked S3 state."""
     text = (harness.TERRAFORM_DIR / "infrastructure" / "root.hcl").read_text()
     for needle in (
-        'backend = "s3"', "encrypt      = true", "use_lockfile = true", 'generate "provider"',
-        "allowed_account_ids", "default_tags", 'alias               = "us_east_1"', "terraform//stack",
+        'backend = "s3"',
+        "encrypt      = true",
+        "use_lockfile = true",
+        'generate "provider"',
+        "allowed_account_ids",
+        "default_tags",
+        'alias               = "us_east_1"',
+        "terraform//stack",
     ):
         assert needle in text, f"root.hcl lacks {needle!r}"
     stack_vars = _stack_variables()
@@ -113,9 +143,20 @@ SKIP = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+):(.*)")
 def test_checkov(checkov_bin: str) -> None:
     """No failed check; every skip names its check and gives a reason."""
     result = subprocess.run(
-        [checkov_bin, "-d", str(harness.TERRAFORM_DIR), "--framework", "terraform", "-o", "json",
-         "--quiet", "--skip-download"],
-        capture_output=True, text=True, timeout=600, check=False,
+        [
+            checkov_bin,
+            "-d",
+            str(harness.TERRAFORM_DIR),
+            "--framework",
+            "terraform",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
         env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
     assert result.returncode in (0, 1), result.stderr[-3000:]
@@ -123,7 +164,8 @@ def test_checkov(checkov_bin: str) -> None:
     reports = reports if isinstance(reports, list) else [reports]
     failed = [
         f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range'][0]})"
-        for report in reports for c in report["results"]["failed_checks"]
+        for report in reports
+        for c in report["results"]["failed_checks"]
     ]
     assert not failed, "checkov failed:\n" + "\n".join(failed)
     skipped = [c for report in reports for c in report["results"]["skipped_checks"]]
@@ -132,4 +174,6 @@ def test_checkov(checkov_bin: str) -> None:
         for line in tf_file.read_text().splitlines():
             if "checkov:skip" in line:
                 match = SKIP.search(line)
-                assert match and len(match.group(2).strip()) >= 20, f"{tf_file}: skip without a reason: {line}"
+                assert match and len(match.group(2).strip()) >= 20, (
+                    f"{tf_file}: skip without a reason: {line}"
+                )

@@ -34,17 +34,28 @@ print("isolated ok", store.__file__)
 
 def test_zip_contents_and_an_isolated_migration(tmp_path: Path) -> None:
     out = tmp_path / "importer.zip"
-    build = subprocess.run([str(ROOT / "scripts/build-importer-zip.sh"), str(out)],
-                           capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [str(ROOT / "scripts/build-importer-zip.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
 
     with zipfile.ZipFile(out) as z:
         infos = z.infolist()
         names = {i.filename for i in infos}
         z.extractall(tmp_path / "task")
-    for needed in ("countq/importer.py", "countq/secrets.py", "countq/store.py",
-                   "countq/migrations/env.py", "pymysql/__init__.py", "sqlalchemy/__init__.py",
-                   "alembic/__init__.py", "pydantic_settings/__init__.py"):
+    for needed in (
+        "countq/importer.py",
+        "countq/secrets.py",
+        "countq/store.py",
+        "countq/migrations/env.py",
+        "pymysql/__init__.py",
+        "sqlalchemy/__init__.py",
+        "alembic/__init__.py",
+        "pydantic_settings/__init__.py",
+    ):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("boto3/", "botocore/", "bin/"))]
@@ -55,13 +66,18 @@ def test_zip_contents_and_an_isolated_migration(tmp_path: Path) -> None:
 
     database = f"countq_zip_{uuid.uuid4().hex[:10]}"
     url = f"mysql+pymysql://root:@127.0.0.1:3306/{database}"
-    root = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True,
-                           ssl_disabled=True)
+    root = pymysql.connect(
+        host="127.0.0.1", user="root", password="", autocommit=True, ssl_disabled=True
+    )
     try:
         root.cursor().execute(f"CREATE DATABASE `{database}`")
-        run = subprocess.run([sys.executable, "-S", "-I", "-c", ISOLATED,
-                              str(tmp_path / "task"), url],
-                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        run = subprocess.run(
+            [sys.executable, "-S", "-I", "-c", ISOLATED, str(tmp_path / "task"), url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
         assert run.returncode == 0, run.stderr
         assert f"isolated ok {tmp_path / 'task'}" in run.stdout
         root.select_db(database)

@@ -22,8 +22,23 @@ from tests.conftest import require_tool
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["deploy.sh", "destroy.sh", "build-importer-zip.sh"]
 STUBBED = ["aws", "terraform", "terragrunt", "docker", "npm"]
-REAL = ["bash", "env", "git", "curl", "dirname", "mktemp", "rm", "date", "sed", "cat", "grep",
-        "seq", "sleep", "mkdir", "basename"]
+REAL = [
+    "bash",
+    "env",
+    "git",
+    "curl",
+    "dirname",
+    "mktemp",
+    "rm",
+    "date",
+    "sed",
+    "cat",
+    "grep",
+    "seq",
+    "sleep",
+    "mkdir",
+    "basename",
+]
 ENVS = ["test", "dev", "stage", "prod"]
 
 STUB = """#!/bin/sh
@@ -51,14 +66,17 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
         shutil.copy2(ROOT / "scripts" / name, path / "scripts" / name)
     for env in ENVS:
         (path / "terraform/infrastructure" / env).mkdir(parents=True)
-        shutil.copy2(ROOT / "terraform/infrastructure" / env / "terragrunt.hcl",
-                     path / "terraform/infrastructure" / env / "terragrunt.hcl")
+        shutil.copy2(
+            ROOT / "terraform/infrastructure" / env / "terragrunt.hcl",
+            path / "terraform/infrastructure" / env / "terragrunt.hcl",
+        )
     git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "scratch"], check=True)
-    sha = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], check=True,
-                         capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(
+        [*git, "rev-parse", "--short=12", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     return Repo(path, sha)
 
 
@@ -76,13 +94,20 @@ def make_path(tmp_path: Path, omit: str = "") -> tuple[str, Path]:
     return str(bin_dir), tmp_path / "stub.log"
 
 
-def run(repo: Repo, tmp_path: Path, script: str, *args: str, omit: str = "",
-        stdin: str = "") -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run(
+    repo: Repo, tmp_path: Path, script: str, *args: str, omit: str = "", stdin: str = ""
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     path, log = make_path(tmp_path, omit)
     env = {"PATH": path, "HOME": str(tmp_path), "STUB_LOG": str(log), "LANG": "C.UTF-8"}
-    proc = subprocess.run(["bash", str(repo.path / "scripts" / script), *args], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=60,
-                          cwd=tmp_path)
+    proc = subprocess.run(
+        ["bash", str(repo.path / "scripts" / script), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
     calls = log.read_text().splitlines() if log.exists() else []
     return proc, calls
 
@@ -100,8 +125,9 @@ def assert_in_order(actual: list[str], expected: list[str]) -> None:
 
 def test_shellcheck_clean() -> None:
     shellcheck = require_tool("shellcheck")
-    proc = subprocess.run([shellcheck, *(str(ROOT / "scripts" / s) for s in SCRIPTS)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [shellcheck, *(str(ROOT / "scripts" / s) for s in SCRIPTS)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout
 
 
@@ -151,8 +177,18 @@ def deploy_expected(env: str, sha: str) -> list[str]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_deploy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path, env: str) -> None:
-    proc, calls = run(repo, tmp_path, "deploy.sh", "--profile", "ops", "--region", "eu-west-1",
-                      "--env", env, "--dry-run")
+    proc, calls = run(
+        repo,
+        tmp_path,
+        "deploy.sh",
+        "--profile",
+        "ops",
+        "--region",
+        "eu-west-1",
+        "--env",
+        env,
+        "--dry-run",
+    )
     assert proc.returncode == 0, proc.stderr
     assert calls == []  # a dry run runs nothing, not even the read-only calls
     assert_in_order(commands(proc.stdout), deploy_expected(env, repo.sha))
@@ -164,8 +200,11 @@ def test_deploy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path, 
 def test_deploy_prompts_for_what_flags_do_not_give(repo: Repo, tmp_path: Path) -> None:
     proc, _ = run(repo, tmp_path, "deploy.sh", "--dry-run", stdin="ops\neu-central-1\nstage\n")
     assert proc.returncode == 0, proc.stderr
-    for prompt in ("AWS profile [default]:", "AWS region [eu-west-1]:",
-                   "Environment (test, dev, stage, prod) [dev]:"):
+    for prompt in (
+        "AWS profile [default]:",
+        "AWS region [eu-west-1]:",
+        "Environment (test, dev, stage, prod) [dev]:",
+    ):
         assert prompt in proc.stderr
     assert commands(proc.stdout)[:2] == [
         "export AWS_PROFILE=ops",
@@ -174,8 +213,18 @@ def test_deploy_prompts_for_what_flags_do_not_give(repo: Repo, tmp_path: Path) -
 
 
 def test_empty_profile_uses_the_environment_credentials(repo: Repo, tmp_path: Path) -> None:
-    proc, _ = run(repo, tmp_path, "deploy.sh", "--profile", "", "--region", "eu-west-1",
-                  "--env", "test", "--dry-run")
+    proc, _ = run(
+        repo,
+        tmp_path,
+        "deploy.sh",
+        "--profile",
+        "",
+        "--region",
+        "eu-west-1",
+        "--env",
+        "test",
+        "--dry-run",
+    )
     assert proc.returncode == 0, proc.stderr
     assert commands(proc.stdout)[0] == "unset AWS_PROFILE"
 
@@ -186,25 +235,35 @@ def test_deploy_without_answers_or_flags_fails_clearly(repo: Repo, tmp_path: Pat
     assert "no answer for 'AWS profile'" in proc.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--env", "qa"], "environment must be test, dev, stage or prod, not 'qa'"),
-    (["--env", "dev", "--region", "mars"], "'mars' is not an AWS region name"),
-    (["--env", "dev", "--bogus"], "unknown argument: --bogus"),
-])
-def test_deploy_rejects_bad_input(repo: Repo, tmp_path: Path, args: list[str],
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--env", "qa"], "environment must be test, dev, stage or prod, not 'qa'"),
+        (["--env", "dev", "--region", "mars"], "'mars' is not an AWS region name"),
+        (["--env", "dev", "--bogus"], "unknown argument: --bogus"),
+    ],
+)
+def test_deploy_rejects_bad_input(
+    repo: Repo, tmp_path: Path, args: list[str], message: str
+) -> None:
     defaults = ["--profile", "ops", "--region", "eu-west-1"]
     proc, calls = run(repo, tmp_path, "deploy.sh", *defaults, *args, "--dry-run")
     assert proc.returncode != 0 and message in proc.stderr
     assert calls == [] and commands(proc.stdout) == []
 
 
-@pytest.mark.parametrize("script,tool", [(s, t) for s in ("deploy.sh", "destroy.sh")
-                                         for t in STUBBED
-                                         if s == "deploy.sh" or t in ("aws", "terraform",
-                                                                      "terragrunt")])
-def test_missing_prerequisite_is_named_and_fails(repo: Repo, tmp_path: Path, script: str,
-                                                tool: str) -> None:
+@pytest.mark.parametrize(
+    "script,tool",
+    [
+        (s, t)
+        for s in ("deploy.sh", "destroy.sh")
+        for t in STUBBED
+        if s == "deploy.sh" or t in ("aws", "terraform", "terragrunt")
+    ],
+)
+def test_missing_prerequisite_is_named_and_fails(
+    repo: Repo, tmp_path: Path, script: str, tool: str
+) -> None:
     flags = ["--profile", "ops", "--region", "eu-west-1", "--env", "dev", "--yes"]
     proc, calls = run(repo, tmp_path, script, *flags, omit=tool)
     assert proc.returncode == 1
@@ -214,8 +273,18 @@ def test_missing_prerequisite_is_named_and_fails(repo: Repo, tmp_path: Path, scr
 
 
 def test_deploy_asks_before_changing_anything(repo: Repo, tmp_path: Path) -> None:
-    proc, calls = run(repo, tmp_path, "deploy.sh", "--profile", "ops", "--region", "eu-west-1",
-                      "--env", "dev", stdin="n\n")
+    proc, calls = run(
+        repo,
+        tmp_path,
+        "deploy.sh",
+        "--profile",
+        "ops",
+        "--region",
+        "eu-west-1",
+        "--env",
+        "dev",
+        stdin="n\n",
+    )
     assert proc.returncode == 1 and "cancelled" in proc.stderr
     assert "as arn:aws:iam::123456789012:user/tester" in proc.stdout
     assert calls == ["docker info", "aws sts get-caller-identity --query Arn --output text"]
@@ -226,9 +295,23 @@ def test_deploy_stops_when_the_identity_check_fails(repo: Repo, tmp_path: Path) 
     no_credentials = "#!/bin/sh\necho 'Unable to locate credentials' >&2; exit 253\n"
     (Path(path) / "aws").write_text(no_credentials)
     env = {"PATH": path, "HOME": str(tmp_path), "STUB_LOG": str(tmp_path / "log")}
-    proc = subprocess.run(["bash", str(repo.path / "scripts/deploy.sh"), "--profile", "ops",
-                           "--region", "eu-west-1", "--env", "dev", "--yes"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [
+            "bash",
+            str(repo.path / "scripts/deploy.sh"),
+            "--profile",
+            "ops",
+            "--region",
+            "eu-west-1",
+            "--env",
+            "dev",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "AWS credentials do not work for profile 'ops'" in proc.stderr
 
@@ -243,9 +326,11 @@ def destroy_expected(env: str, sha: str) -> list[str]:
         r"scripts/build-importer-zip\.sh build/importer\.zip",
     ]
     if env == "prod":
-        expected.append(tg + r" apply -auto-approve -input=false -var protect_data=false "
-                        r"-target=module\.alb -target=module\.rds -target=module\.redis "
-                        r"-target=module\.ecr -target=module\.importer -target=module\.frontend")
+        expected.append(
+            tg + r" apply -auto-approve -input=false -var protect_data=false "
+            r"-target=module\.alb -target=module\.rds -target=module\.redis "
+            r"-target=module\.ecr -target=module\.importer -target=module\.frontend"
+        )
     for bucket in ("frontend_bucket", "imports_bucket"):
         expected += [
             out + bucket,
@@ -268,11 +353,21 @@ def destroy_expected(env: str, sha: str) -> list[str]:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_destroy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path,
-                                                     env: str) -> None:
+def test_destroy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path, env: str) -> None:
     flags = ["--allow-prod"] if env == "prod" else []
-    proc, calls = run(repo, tmp_path, "destroy.sh", "--profile", "ops", "--region",
-                      "eu-west-1", "--env", env, "--dry-run", *flags)
+    proc, calls = run(
+        repo,
+        tmp_path,
+        "destroy.sh",
+        "--profile",
+        "ops",
+        "--region",
+        "eu-west-1",
+        "--env",
+        env,
+        "--dry-run",
+        *flags,
+    )
     assert proc.returncode == 0, proc.stderr
     assert calls == []
     assert_in_order(commands(proc.stdout), destroy_expected(env, repo.sha))
@@ -282,16 +377,36 @@ def test_destroy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path,
 
 
 def test_destroy_refuses_prod_without_the_flag(repo: Repo, tmp_path: Path) -> None:
-    proc, calls = run(repo, tmp_path, "destroy.sh", "--profile", "ops", "--region", "eu-west-1",
-                      "--env", "prod", "--yes")
+    proc, calls = run(
+        repo,
+        tmp_path,
+        "destroy.sh",
+        "--profile",
+        "ops",
+        "--region",
+        "eu-west-1",
+        "--env",
+        "prod",
+        "--yes",
+    )
     assert proc.returncode == 1
     assert "refusing to destroy prod without --allow-prod" in proc.stderr
     assert calls == [] and commands(proc.stdout) == []
 
 
 def test_destroy_needs_the_environment_name_typed(repo: Repo, tmp_path: Path) -> None:
-    proc, calls = run(repo, tmp_path, "destroy.sh", "--profile", "ops", "--region", "eu-west-1",
-                      "--env", "stage", stdin="yes\n")
+    proc, calls = run(
+        repo,
+        tmp_path,
+        "destroy.sh",
+        "--profile",
+        "ops",
+        "--region",
+        "eu-west-1",
+        "--env",
+        "stage",
+        stdin="yes\n",
+    )
     assert proc.returncode == 1 and "cancelled (typed 'yes')" in proc.stderr
     assert "Type the environment name (stage) to confirm:" in proc.stderr
     assert calls == ["aws sts get-caller-identity --query Arn --output text"]
@@ -307,8 +422,18 @@ def test_deploy_refuses_uncommitted_changes(repo: Repo, tmp_path: Path) -> None:
     shutil.copytree(repo.path, dirty.path, symlinks=True)
     with (dirty.path / "terraform/infrastructure/dev/terragrunt.hcl").open("a") as f:
         f.write("# edited\n")
-    proc, calls = run(dirty, tmp_path, "deploy.sh", "--profile", "ops", "--region", "eu-west-1",
-                      "--env", "dev", "--yes")
+    proc, calls = run(
+        dirty,
+        tmp_path,
+        "deploy.sh",
+        "--profile",
+        "ops",
+        "--region",
+        "eu-west-1",
+        "--env",
+        "dev",
+        "--yes",
+    )
     assert proc.returncode == 1
     assert f"uncommitted changes: commit first, the image tag dev-{repo.sha}" in proc.stderr
     assert calls == ["docker info"]

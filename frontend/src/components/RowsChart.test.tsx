@@ -28,7 +28,14 @@ describe("RowsChart", () => {
   });
 
   it("draws a flat series mid-height", () => {
-    render(<RowsChart samples={[{ t: 0, rows: 5, backlog: 0 }, { t: 1000, rows: 5, backlog: 0 }]} />);
+    render(
+      <RowsChart
+        samples={[
+          { t: 0, rows: 5, backlog: 0 },
+          { t: 1000, rows: 5, backlog: 0 },
+        ]}
+      />,
+    );
     expect(screen.getByRole("img").querySelector("polyline")!.getAttribute("points")).toBe("0.0,40.0 300.0,40.0");
   });
 });
