@@ -22,6 +22,7 @@ from common import (
     PY,
     Proc,
     countq_env,
+    cpu_seconds,
     database,
     db_name,
     fmt,
@@ -88,11 +89,12 @@ def stored(db: str, table_name: str = "messages") -> tuple[int, int]:
 
 def drain_countq(
     db_url: str, queue: str, n: int, batch: int, consumers: int, runs: int
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
+    """Rates in msg/s and the consumers' CPU in us per message, one per counted run."""
     db = db_name(db_url)
     key, group = f"{{{queue}}}:stream", "consumers"
     r = redis_client()
-    rates = []
+    rates, cpu = [], []
     with processes() as started:
         for run in range(runs + 1):  # run 0 is a warm-up (smaller), not counted
             count = n // 10 if run == 0 else n
@@ -101,6 +103,7 @@ def drain_countq(
             if not started:
                 for _ in range(consumers):
                     start_countq(started, "consumer", db_url, queue, CONSUMER_BATCH_SIZE=batch)
+            cpu0 = sum(cpu_seconds(proc.popen.pid) for proc in started)
             t0 = time.perf_counter()
             r.xgroup_setid(key, group, "0")
             while r.xlen(key) > 0:
@@ -108,17 +111,20 @@ def drain_countq(
                 for proc in started:
                     proc.check_alive()
             elapsed = time.perf_counter() - t0
+            used = sum(cpu_seconds(proc.popen.pid) for proc in started) - cpu0
             rows, distinct = stored(db)
             if rows != count or distinct != count:
                 raise RuntimeError(f"stored {rows} rows ({distinct} distinct) of {count}")
             if run:
                 rates.append(count / elapsed)
+                cpu.append(used / count * 1e6)
                 log(
                     f"countq batch={batch} consumers={consumers} run {run}: "
-                    f"{count:,} in {elapsed:.2f} s = {count / elapsed:,.0f} msg/s"
+                    f"{count:,} in {elapsed:.2f} s = {count / elapsed:,.0f} msg/s, "
+                    f"consumer CPU {cpu[-1]:.1f} us/msg"
                 )
     r.close()
-    return rates
+    return rates, cpu
 
 
 def drain_naive(db_url: str, queue: str, m: int, runs: int) -> list[float]:
@@ -169,7 +175,7 @@ def drain_naive(db_url: str, queue: str, m: int, runs: int) -> list[float]:
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--messages", type=int, default=200_000, help="countq prefill per run")
-    p.add_argument("--naive-messages", type=int, default=20_000, help="naive prefill per run")
+    p.add_argument("--naive-messages", type=int, default=10_000, help="naive prefill per run")
     p.add_argument("--batches", type=int, nargs="+", default=[500, 1000, 2000])
     p.add_argument("--consumers", type=int, nargs="+", default=[1, 2])
     args = p.parse_args()
@@ -180,8 +186,10 @@ def main() -> None:
         figures["naive_msgs_per_s"] = naive
         configs = [(b, 1) for b in args.batches] + [(1000, c) for c in args.consumers if c != 1]
         for batch, consumers in configs:
-            rate = median(drain_countq(db_url, queue, args.messages, batch, consumers, args.runs))
+            rates, cpu = drain_countq(db_url, queue, args.messages, batch, consumers, args.runs)
+            rate = median(rates)
             figures[f"countq_batch{batch}_consumers{consumers}"] = rate
+            figures[f"countq_batch{batch}_consumers{consumers}_cpu_us_per_msg"] = median(cpu)
             rows.append(
                 [
                     str(batch),
@@ -189,13 +197,22 @@ def main() -> None:
                     fmt(rate),
                     fmt(naive),
                     f"{rate / naive:.0f}x",
+                    f"{median(cpu):.1f} us",
                     verdict(rate >= TARGET),
                 ]
             )
     table(
         f"Consumer drain into MariaDB, msg/s, median of {args.runs} runs "
         f"(countq {args.messages:,} per run, naive {args.naive_messages:,}; target >= {TARGET:,})",
-        ["batch", "consumers", "countq msg/s", "naive msg/s", "ratio", "target"],
+        [
+            "batch",
+            "consumers",
+            "countq msg/s",
+            "naive msg/s",
+            "ratio",
+            "consumer CPU/msg",
+            "target",
+        ],
         rows,
     )
     save(args.json, "drain", figures)

@@ -12,99 +12,30 @@
 # are shown as <placeholders>).
 set -euo pipefail
 
-usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; }
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
+steps=10
+parse_args "$@"
+ask_missing "Environment (test, dev, stage, prod)" "dev"
+check_env
+check_region_and_stack
 
-die() { printf 'deploy.sh: %s\n' "$*" >&2; exit 1; }
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"  # every path below is relative to the repository root
-profile="" profile_set=0 region="" env_name="" yes=0 dry_run=0
-while (($#)); do
-  case "$1" in
-    --profile) (($# > 1)) || die "--profile needs a value"; profile="$2"; profile_set=1; shift ;;
-    --profile=*) profile="${1#*=}"; profile_set=1 ;;
-    --region) (($# > 1)) || die "--region needs a value"; region="$2"; shift ;;
-    --region=*) region="${1#*=}" ;;
-    --env) (($# > 1)) || die "--env needs a value"; env_name="$2"; shift ;;
-    --env=*) env_name="${1#*=}" ;;
-    --yes | -y) yes=1 ;;
-    --dry-run) dry_run=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-  shift
-done
-
-ask() { # ask VAR "question" default
-  local answer
-  printf '%s [%s]: ' "$2" "$3" >&2
-  IFS= read -r answer || die "no answer for '$2' (give it as a flag when there is no terminal)"
-  printf -v "$1" '%s' "${answer:-$3}"
-}
-((profile_set)) || ask profile "AWS profile" "${AWS_PROFILE:-default}"
-[[ -n "$region" ]] || ask region "AWS region" "${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}"
-[[ -n "$env_name" ]] || ask env_name "Environment (test, dev, stage, prod)" "dev"
-
-[[ "$env_name" =~ ^(test|dev|stage|prod)$ ]] || die "environment must be test, dev, stage or prod, not '$env_name'"
-[[ "$region" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "'$region' is not an AWS region name"
-stack_dir="terraform/infrastructure/$env_name"
-[[ -f "$stack_dir/terragrunt.hcl" ]] || die "no $stack_dir/terragrunt.hcl in $root"
-
-# fd 3 is the terminal (or the caller's stdout) even inside $(...), so what a
-# command substitution prints about itself is not mixed into its value.
-exec 3>&1
-step_no=0
-step() { step_no=$((step_no + 1)); printf '\n==> [%d/10] %s\n' "$step_no" "$*" >&3; }
-show() { # print a command the way it would be typed
-  local out="" arg safe='^[A-Za-z0-9_./:=@%+,<>-]+$'
-  for arg in "$@"; do
-    if [[ "$arg" =~ $safe || "$arg" == "|" || "$arg" == "&&" ]]; then
-      out+=" $arg"
-    else out+=" '${arg//\'/\'\\\'\'}'"; fi
-  done
-  printf '+%s\n' "$out" >&3
-}
-run() { show "$@"; ((dry_run)) || "$@"; }
-run_in() { local dir="$1"; shift; show cd "$dir" '&&' "$@"; ((dry_run)) || (cd "$dir" && "$@"); }
-# value PLACEHOLDER CMD...: the output of CMD, or PLACEHOLDER in a dry run
-value() { local placeholder="$1"; shift; show "$@"; if ((dry_run)); then printf '%s' "$placeholder"; else "$@"; fi; }
 tg_output() { # tg_output NAME: one Terraform output of this environment
   show cd "$stack_dir" '&&' terragrunt output -raw "$1"
   if ((dry_run)); then printf '<%s>' "$1"; else (cd "$stack_dir" && terragrunt output -raw "$1"); fi
 }
 
 step "Prerequisites and AWS identity"
-missing=0
-for tool in aws terraform terragrunt docker npm git curl; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    case "$tool" in
-      aws) hint="the AWS CLI (v2)" ;;
-      terraform) hint="Terraform >= 1.11" ;;
-      terragrunt) hint="Terragrunt (runs terraform/infrastructure/<env>)" ;;
-      docker) hint="Docker with BuildKit (builds and pushes the image)" ;;
-      npm) hint="Node.js >= 20.19 with npm (builds the frontend)" ;;
-      git) hint="git (the image tag names the commit)" ;;
-      curl) hint="curl (smoke test)" ;;
-    esac
-    printf 'deploy.sh: missing prerequisite: %s not found on PATH; install %s\n' "$tool" "$hint" >&2
-    missing=1
-  fi
-done
-((missing == 0)) || exit 1
-# root.hcl and every AWS call read the region from here.
-export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"
-image_tag="$(scripts/image-tag.sh "$env_name")"
-# root.hcl passes IMAGE_TAG to the stack's image_tag input; terragrunt must
-# not stop to ask (it offers to create the state bucket on the first run).
-export IMAGE_TAG="$image_tag" TG_NON_INTERACTIVE=true DOCKER_BUILDKIT=1
-if [[ -n "$profile" ]]; then
-  export AWS_PROFILE="$profile"
-  show export "AWS_PROFILE=$profile"
-else
-  unset AWS_PROFILE
-  show unset AWS_PROFILE
-fi
-show export "AWS_REGION=$region" "IMAGE_TAG=$image_tag" TG_NON_INTERACTIVE=true
+check_prerequisites \
+  aws "the AWS CLI (v2)" \
+  terraform "Terraform >= 1.11" \
+  terragrunt "Terragrunt (runs terraform/infrastructure/<env>)" \
+  docker "Docker with BuildKit (builds and pushes the image)" \
+  npm "Node.js >= 20.19 with npm (builds the frontend)" \
+  git "git (the image tag names the commit)" \
+  curl "curl (smoke test)"
+use_target
+export DOCKER_BUILDKIT=1
 if ((!dry_run)) && ! docker info >/dev/null 2>&1; then
   die "docker is installed but its daemon is not reachable (start Docker, or check permissions)"
 fi
@@ -112,8 +43,7 @@ if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
   ((dry_run)) || die "uncommitted changes: commit first, the image tag $image_tag names the commit"
   echo "deploy.sh: warning: uncommitted changes (a real run refuses)" >&2
 fi
-identity="$(value '<caller ARN>' aws sts get-caller-identity --query Arn --output text)" \
-  || die "AWS credentials do not work for profile '${profile}' in $region (aws sts get-caller-identity failed)"
+check_identity
 printf 'Deploying countq %s to %s in %s as %s\n' "$image_tag" "$env_name" "$region" "$identity" >&3
 if ((!yes && !dry_run)); then
   printf 'Proceed? [y/N] ' >&2

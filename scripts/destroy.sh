@@ -10,68 +10,20 @@
 # Safe to rerun after a failure. --dry-run prints every command, runs none.
 set -euo pipefail
 
-usage() { sed -n '2,11s/^# \{0,1\}//p' "$0"; }
-
-die() { printf 'destroy.sh: %s\n' "$*" >&2; exit 1; }
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"  # every path below is relative to the repository root
-profile="" profile_set=0 region="" env_name="" yes=0 dry_run=0 allow_prod=0
-while (($#)); do
-  case "$1" in
-    --profile) (($# > 1)) || die "--profile needs a value"; profile="$2"; profile_set=1; shift ;;
-    --profile=*) profile="${1#*=}"; profile_set=1 ;;
-    --region) (($# > 1)) || die "--region needs a value"; region="$2"; shift ;;
-    --region=*) region="${1#*=}" ;;
-    --env) (($# > 1)) || die "--env needs a value"; env_name="$2"; shift ;;
-    --env=*) env_name="${1#*=}" ;;
-    --yes | -y) yes=1 ;;
-    --dry-run) dry_run=1 ;;
-    --allow-prod) allow_prod=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-  shift
-done
-
-ask() { # ask VAR "question" default
-  local answer
-  printf '%s [%s]: ' "$2" "$3" >&2
-  IFS= read -r answer || die "no answer for '$2' (give it as a flag when there is no terminal)"
-  printf -v "$1" '%s' "${answer:-$3}"
-}
-((profile_set)) || ask profile "AWS profile" "${AWS_PROFILE:-default}"
-[[ -n "$region" ]] || ask region "AWS region" "${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}"
-[[ -n "$env_name" ]] || ask env_name "Environment to DESTROY (test, dev, stage, prod)" ""
-
-[[ "$env_name" =~ ^(test|dev|stage|prod)$ ]] || die "environment must be test, dev, stage or prod, not '$env_name'"
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
+allow_prod=0
+script_arg() { [[ "$1" == --allow-prod ]] && allow_prod=1; }
+parse_args "$@"
+ask_missing "Environment to DESTROY (test, dev, stage, prod)" ""
+check_env
 if [[ "$env_name" == prod ]] && ((!allow_prod)); then
   die "refusing to destroy prod without --allow-prod (its database and buckets go with it)"
 fi
-[[ "$region" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "'$region' is not an AWS region name"
-stack_dir="terraform/infrastructure/$env_name"
-[[ -f "$stack_dir/terragrunt.hcl" ]] || die "no $stack_dir/terragrunt.hcl in $root"
-
-# fd 3 is the terminal (or the caller's stdout) even inside $(...).
-exec 3>&1
-step_no=0
+check_region_and_stack
 steps=6
 [[ "$env_name" != prod ]] || steps=7
-step() { step_no=$((step_no + 1)); printf '\n==> [%d/%d] %s\n' "$step_no" "$steps" "$*" >&3; }
-show() { # print a command the way it would be typed
-  local out="" arg safe='^[A-Za-z0-9_./:=@%+,<>-]+$'
-  for arg in "$@"; do
-    if [[ "$arg" =~ $safe || "$arg" == "&&" ]]; then
-      out+=" $arg"
-    else
-      out+=" '${arg//\'/\'\\\'\'}'"
-    fi
-  done
-  printf '+%s\n' "$out" >&3
-}
-run() { show "$@"; ((dry_run)) || "$@"; }
-run_in() { local dir="$1"; shift; show cd "$dir" '&&' "$@"; ((dry_run)) || (cd "$dir" && "$@"); }
-value() { local placeholder="$1"; shift; show "$@"; if ((dry_run)); then printf '%s' "$placeholder"; else "$@"; fi; }
+
 tg_output() { # tg_output NAME: one Terraform output, empty when the stack has none (never deployed)
   show cd "$stack_dir" '&&' terragrunt output -raw "$1"
   if ((dry_run)); then printf '<%s>' "$1"; return; fi
@@ -79,34 +31,14 @@ tg_output() { # tg_output NAME: one Terraform output, empty when the stack has n
 }
 
 step "Prerequisites and AWS identity"
-missing=0
-for tool in aws terraform terragrunt git; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    case "$tool" in
-      aws) hint="the AWS CLI (v2)" ;;
-      terraform) hint="Terraform >= 1.11" ;;
-      terragrunt) hint="Terragrunt (runs terraform/infrastructure/<env>)" ;;
-      git) hint="git" ;;
-    esac
-    printf 'destroy.sh: missing prerequisite: %s not found on PATH; install %s\n' "$tool" "$hint" >&2
-    missing=1
-  fi
-done
-((missing == 0)) || exit 1
-export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"
+check_prerequisites \
+  aws "the AWS CLI (v2)" \
+  terraform "Terraform >= 1.11" \
+  terragrunt "Terragrunt (runs terraform/infrastructure/<env>)" \
+  git "git"
 # The stack's inputs still need an image tag and the importer zip to plan.
-image_tag="$(scripts/image-tag.sh "$env_name")"
-export IMAGE_TAG="$image_tag" TG_NON_INTERACTIVE=true
-if [[ -n "$profile" ]]; then
-  export AWS_PROFILE="$profile"
-  show export "AWS_PROFILE=$profile"
-else
-  unset AWS_PROFILE
-  show unset AWS_PROFILE
-fi
-show export "AWS_REGION=$region" "IMAGE_TAG=$image_tag" TG_NON_INTERACTIVE=true
-identity="$(value '<caller ARN>' aws sts get-caller-identity --query Arn --output text)" \
-  || die "AWS credentials do not work for profile '${profile}' in $region (aws sts get-caller-identity failed)"
+use_target
+check_identity
 
 step "Confirmation"
 printf 'About to DESTROY countq %s in %s as %s: every service, the database and its data.\n' \

@@ -31,6 +31,12 @@ locals {
     REDIS_SECRET_ARN = module.redis.secret_arn
   }
   app_secret_arns = [module.rds.app_secret_arn, module.redis.secret_arn]
+
+  # The consumer publishes Backlog and OldestAgeSeconds with these.
+  consumer_environment = merge(local.app_environment, {
+    METRICS_NAMESPACE   = local.metrics_namespace
+    METRICS_ENVIRONMENT = var.environment
+  })
 }
 
 module "network" {
@@ -149,7 +155,7 @@ module "consumer" {
   subnet_ids         = module.network.private_subnet_ids
   image              = local.image
   command            = ["countq", "consumer"]
-  environment        = merge(local.app_environment, { METRICS_NAMESPACE = local.metrics_namespace })
+  environment        = local.consumer_environment
   secret_arns        = local.app_secret_arns
   ecr_repository_arn = module.ecr.repository_arn
   metrics_namespace  = local.metrics_namespace

@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import time
-import zipfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -135,15 +134,17 @@ def copy_terraform(dest: Path) -> Path:
 
 
 def _literal(value: Any, where: str) -> Any:
-    """python-hcl2 keeps quotes on strings; anything else is an expression."""
+    """Plain values of the parsed HCL (python-hcl2 8 keeps quotes on strings);
+    an interpolation means an expression, which inputs must not hold."""
     if isinstance(value, dict):
         return {k: _literal(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [_literal(v, where) for v in value]
     if isinstance(value, str):
-        if len(value) >= 2 and value[0] == value[-1] == '"' and "${" not in value:
+        if "${" in value:
+            raise ValueError(f"{where} is not a literal: {value!r}")
+        if len(value) >= 2 and value[0] == value[-1] == '"':
             return json.loads(value)
-        raise ValueError(f"{where} is not a literal: {value!r}")
     return value
 
 
@@ -287,15 +288,10 @@ class Terraform:
 
 
 def importer_zip(dest: Path) -> Path:
-    """The Lambda package, built by the project's own script when present."""
+    """The Lambda package, built by the project's own script."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     script = ROOT / "scripts" / "build-importer-zip.sh"
-    if script.exists():
-        subprocess.run(["bash", str(script), str(dest)], cwd=ROOT, check=True, timeout=600)
-        return dest
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((ROOT / "src" / "countq").rglob("*.py")):
-            zf.write(path, path.relative_to(ROOT / "src"))
+    subprocess.run(["bash", str(script), str(dest)], cwd=ROOT, check=True, timeout=600)
     return dest
 
 

@@ -21,6 +21,7 @@ from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["deploy.sh", "destroy.sh", "build-importer-zip.sh"]
+LIB = "lib/common.sh"  # sourced by deploy.sh and destroy.sh, not run
 STUBBED = ["aws", "terraform", "terragrunt", "docker", "npm"]
 REAL = [
     "bash",
@@ -61,8 +62,8 @@ class Repo:
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     """A committed scratch copy: the scripts read git and terraform/infrastructure only."""
     path = tmp_path_factory.mktemp("repo")
-    (path / "scripts").mkdir()
-    for name in [*SCRIPTS, "image-tag.sh"]:
+    (path / "scripts/lib").mkdir(parents=True)
+    for name in [*SCRIPTS, LIB, "image-tag.sh"]:
         shutil.copy2(ROOT / "scripts" / name, path / "scripts" / name)
     for env in ENVS:
         (path / "terraform/infrastructure" / env).mkdir(parents=True)
@@ -80,6 +81,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     return Repo(path, sha)
 
 
+def flags(env: str, *more: str) -> list[str]:
+    """The flags that answer every prompt, for environment `env`."""
+    return ["--profile", "ops", "--region", "eu-west-1", "--env", env, *more]
+
+
 def make_path(tmp_path: Path, omit: str = "") -> tuple[str, Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -95,9 +101,18 @@ def make_path(tmp_path: Path, omit: str = "") -> tuple[str, Path]:
 
 
 def run(
-    repo: Repo, tmp_path: Path, script: str, *args: str, omit: str = "", stdin: str = ""
+    repo: Repo,
+    tmp_path: Path,
+    script: str,
+    *args: str,
+    omit: str = "",
+    stdin: str = "",
+    replace: dict[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run `script` on a PATH of stubs, without `omit`, with `replace` as {tool: script}."""
     path, log = make_path(tmp_path, omit)
+    for tool, text in (replace or {}).items():
+        (Path(path) / tool).write_text(text)
     env = {"PATH": path, "HOME": str(tmp_path), "STUB_LOG": str(log), "LANG": "C.UTF-8"}
     proc = subprocess.run(
         ["bash", str(repo.path / "scripts" / script), *args],
@@ -123,12 +138,31 @@ def assert_in_order(actual: list[str], expected: list[str]) -> None:
     assert len(actual) == len(expected), "\n".join(actual)
 
 
-def test_shellcheck_clean() -> None:
+def assert_dry_run(
+    proc: subprocess.CompletedProcess[str], calls: list[str], expected: list[str], total: int
+) -> None:
+    """A dry run that runs nothing, prints `expected` in order and steps 1..total."""
+    assert proc.returncode == 0, proc.stderr
+    assert calls == []  # a dry run runs nothing, not even the read-only calls
+    assert_in_order(commands(proc.stdout), expected)
+    steps = re.findall(rf"^==> \[(\d+)/{total}\]", proc.stdout, re.MULTILINE)
+    assert steps == [str(i) for i in range(1, total + 1)]
+
+
+@pytest.mark.parametrize("follow", [True, False], ids=["-x", "one-file-at-a-time"])
+def test_shellcheck_clean(follow: bool) -> None:
+    # Without -x (pre-commit, editors) scripts/.shellcheckrc must still make
+    # shellcheck follow lib/common.sh into each script.
     shellcheck = require_tool("shellcheck")
-    proc = subprocess.run(
-        [shellcheck, *(str(ROOT / "scripts" / s) for s in SCRIPTS)], capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout
+    names = [*SCRIPTS, LIB]
+    batches = [names] if follow else [[name] for name in names]
+    for batch in batches:
+        proc = subprocess.run(
+            [shellcheck, *(["-x"] if follow else []), *(str(ROOT / "scripts" / s) for s in batch)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stdout
 
 
 def deploy_expected(env: str, sha: str) -> list[str]:
@@ -177,34 +211,25 @@ def deploy_expected(env: str, sha: str) -> list[str]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_deploy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path, env: str) -> None:
-    proc, calls = run(
-        repo,
-        tmp_path,
-        "deploy.sh",
-        "--profile",
-        "ops",
-        "--region",
-        "eu-west-1",
-        "--env",
-        env,
-        "--dry-run",
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert calls == []  # a dry run runs nothing, not even the read-only calls
-    assert_in_order(commands(proc.stdout), deploy_expected(env, repo.sha))
-    steps = re.findall(r"^==> \[(\d+)/10\]", proc.stdout, re.MULTILINE)
-    assert steps == [str(i) for i in range(1, 11)]
+    proc, calls = run(repo, tmp_path, "deploy.sh", *flags(env, "--dry-run"))
+    assert_dry_run(proc, calls, deploy_expected(env, repo.sha), 10)
     assert proc.stdout.rstrip().endswith(f"countq {env} is live: <cloudfront_url>")
 
 
-def test_deploy_prompts_for_what_flags_do_not_give(repo: Repo, tmp_path: Path) -> None:
-    proc, _ = run(repo, tmp_path, "deploy.sh", "--dry-run", stdin="ops\neu-central-1\nstage\n")
+@pytest.mark.parametrize(
+    "script,env_prompt",
+    [
+        ("deploy.sh", "Environment (test, dev, stage, prod) [dev]:"),
+        ("destroy.sh", "Environment to DESTROY (test, dev, stage, prod) []:"),
+    ],
+)
+def test_prompts_for_what_flags_do_not_give(
+    repo: Repo, tmp_path: Path, script: str, env_prompt: str
+) -> None:
+    stdin = "ops\neu-central-1\nstage\n"
+    proc, _ = run(repo, tmp_path, script, "--dry-run", stdin=stdin)
     assert proc.returncode == 0, proc.stderr
-    for prompt in (
-        "AWS profile [default]:",
-        "AWS region [eu-west-1]:",
-        "Environment (test, dev, stage, prod) [dev]:",
-    ):
+    for prompt in ("AWS profile [default]:", "AWS region [eu-west-1]:", env_prompt):
         assert prompt in proc.stderr
     assert commands(proc.stdout)[:2] == [
         "export AWS_PROFILE=ops",
@@ -212,29 +237,41 @@ def test_deploy_prompts_for_what_flags_do_not_give(repo: Repo, tmp_path: Path) -
     ]
 
 
-def test_empty_profile_uses_the_environment_credentials(repo: Repo, tmp_path: Path) -> None:
-    proc, _ = run(
-        repo,
-        tmp_path,
-        "deploy.sh",
-        "--profile",
-        "",
-        "--region",
-        "eu-west-1",
-        "--env",
-        "test",
-        "--dry-run",
-    )
+@pytest.mark.parametrize(
+    "script,first_line",
+    [
+        ("deploy.sh", "Deploy countq to one AWS environment, end to end, and smoke-test it."),
+        ("destroy.sh", "Destroy one countq environment: the reverse of deploy.sh."),
+    ],
+)
+def test_help_is_the_header_comment(
+    repo: Repo, tmp_path: Path, script: str, first_line: str
+) -> None:
+    proc, calls = run(repo, tmp_path, script, "--help")
+    assert proc.returncode == 0 and proc.stderr == "" and calls == []
+    lines = proc.stdout.splitlines()
+    assert lines[0] == first_line
+    assert lines[2].startswith(f"Usage: scripts/{script} [--profile P]")
+    assert not any(line.startswith(("#", "set ")) for line in lines), proc.stdout
+
+
+@pytest.mark.parametrize("script", ["deploy.sh", "destroy.sh"])
+def test_empty_profile_uses_the_environment_credentials(
+    repo: Repo, tmp_path: Path, script: str
+) -> None:
+    proc, _ = run(repo, tmp_path, script, *flags("test", "--dry-run"), "--profile", "")
     assert proc.returncode == 0, proc.stderr
     assert commands(proc.stdout)[0] == "unset AWS_PROFILE"
 
 
-def test_deploy_without_answers_or_flags_fails_clearly(repo: Repo, tmp_path: Path) -> None:
-    proc, _ = run(repo, tmp_path, "deploy.sh", "--dry-run", stdin="")
+@pytest.mark.parametrize("script", ["deploy.sh", "destroy.sh"])
+def test_without_answers_or_flags_fails_clearly(repo: Repo, tmp_path: Path, script: str) -> None:
+    proc, _ = run(repo, tmp_path, script, "--dry-run", stdin="")
     assert proc.returncode == 1
     assert "no answer for 'AWS profile'" in proc.stderr
 
 
+@pytest.mark.parametrize("script", ["deploy.sh", "destroy.sh"])
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -243,12 +280,12 @@ def test_deploy_without_answers_or_flags_fails_clearly(repo: Repo, tmp_path: Pat
         (["--env", "dev", "--bogus"], "unknown argument: --bogus"),
     ],
 )
-def test_deploy_rejects_bad_input(
-    repo: Repo, tmp_path: Path, args: list[str], message: str
+def test_rejects_bad_input(
+    repo: Repo, tmp_path: Path, script: str, args: list[str], message: str
 ) -> None:
     defaults = ["--profile", "ops", "--region", "eu-west-1"]
-    proc, calls = run(repo, tmp_path, "deploy.sh", *defaults, *args, "--dry-run")
-    assert proc.returncode != 0 and message in proc.stderr
+    proc, calls = run(repo, tmp_path, script, *defaults, *args, "--dry-run")
+    assert proc.returncode == 1 and f"{script}: {message}" in proc.stderr
     assert calls == [] and commands(proc.stdout) == []
 
 
@@ -264,56 +301,29 @@ def test_deploy_rejects_bad_input(
 def test_missing_prerequisite_is_named_and_fails(
     repo: Repo, tmp_path: Path, script: str, tool: str
 ) -> None:
-    flags = ["--profile", "ops", "--region", "eu-west-1", "--env", "dev", "--yes"]
-    proc, calls = run(repo, tmp_path, script, *flags, omit=tool)
+    proc, calls = run(repo, tmp_path, script, *flags("dev", "--yes"), omit=tool)
     assert proc.returncode == 1
-    assert f"missing prerequisite: {tool} not found on PATH" in proc.stderr
+    assert f"{script}: missing prerequisite: {tool} not found on PATH" in proc.stderr
     assert len(re.findall("missing prerequisite", proc.stderr)) == 1
     assert calls == []  # checked before the first AWS call
 
 
 def test_deploy_asks_before_changing_anything(repo: Repo, tmp_path: Path) -> None:
-    proc, calls = run(
-        repo,
-        tmp_path,
-        "deploy.sh",
-        "--profile",
-        "ops",
-        "--region",
-        "eu-west-1",
-        "--env",
-        "dev",
-        stdin="n\n",
-    )
+    proc, calls = run(repo, tmp_path, "deploy.sh", *flags("dev"), stdin="n\n")
     assert proc.returncode == 1 and "cancelled" in proc.stderr
     assert "as arn:aws:iam::123456789012:user/tester" in proc.stdout
     assert calls == ["docker info", "aws sts get-caller-identity --query Arn --output text"]
 
 
-def test_deploy_stops_when_the_identity_check_fails(repo: Repo, tmp_path: Path) -> None:
-    path, _ = make_path(tmp_path)
+@pytest.mark.parametrize("script", ["deploy.sh", "destroy.sh"])
+def test_stops_when_the_identity_check_fails(repo: Repo, tmp_path: Path, script: str) -> None:
     no_credentials = "#!/bin/sh\necho 'Unable to locate credentials' >&2; exit 253\n"
-    (Path(path) / "aws").write_text(no_credentials)
-    env = {"PATH": path, "HOME": str(tmp_path), "STUB_LOG": str(tmp_path / "log")}
-    proc = subprocess.run(
-        [
-            "bash",
-            str(repo.path / "scripts/deploy.sh"),
-            "--profile",
-            "ops",
-            "--region",
-            "eu-west-1",
-            "--env",
-            "dev",
-            "--yes",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    proc, calls = run(
+        repo, tmp_path, script, *flags("dev", "--yes"), replace={"aws": no_credentials}
     )
     assert proc.returncode == 1
-    assert "AWS credentials do not work for profile 'ops'" in proc.stderr
+    assert f"{script}: AWS credentials do not work for profile 'ops'" in proc.stderr
+    assert calls == ([] if script == "destroy.sh" else ["docker info"])
 
 
 def destroy_expected(env: str, sha: str) -> list[str]:
@@ -354,59 +364,20 @@ def destroy_expected(env: str, sha: str) -> list[str]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_destroy_dry_run_prints_the_ordered_commands(repo: Repo, tmp_path: Path, env: str) -> None:
-    flags = ["--allow-prod"] if env == "prod" else []
-    proc, calls = run(
-        repo,
-        tmp_path,
-        "destroy.sh",
-        "--profile",
-        "ops",
-        "--region",
-        "eu-west-1",
-        "--env",
-        env,
-        "--dry-run",
-        *flags,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert calls == []
-    assert_in_order(commands(proc.stdout), destroy_expected(env, repo.sha))
-    total = 7 if env == "prod" else 6
-    steps = re.findall(rf"^==> \[(\d+)/{total}\]", proc.stdout, re.MULTILINE)
-    assert steps == [str(i) for i in range(1, total + 1)]
+    allow = ["--allow-prod"] if env == "prod" else []
+    proc, calls = run(repo, tmp_path, "destroy.sh", *flags(env, "--dry-run", *allow))
+    assert_dry_run(proc, calls, destroy_expected(env, repo.sha), 7 if env == "prod" else 6)
 
 
 def test_destroy_refuses_prod_without_the_flag(repo: Repo, tmp_path: Path) -> None:
-    proc, calls = run(
-        repo,
-        tmp_path,
-        "destroy.sh",
-        "--profile",
-        "ops",
-        "--region",
-        "eu-west-1",
-        "--env",
-        "prod",
-        "--yes",
-    )
+    proc, calls = run(repo, tmp_path, "destroy.sh", *flags("prod", "--yes"))
     assert proc.returncode == 1
     assert "refusing to destroy prod without --allow-prod" in proc.stderr
     assert calls == [] and commands(proc.stdout) == []
 
 
 def test_destroy_needs_the_environment_name_typed(repo: Repo, tmp_path: Path) -> None:
-    proc, calls = run(
-        repo,
-        tmp_path,
-        "destroy.sh",
-        "--profile",
-        "ops",
-        "--region",
-        "eu-west-1",
-        "--env",
-        "stage",
-        stdin="yes\n",
-    )
+    proc, calls = run(repo, tmp_path, "destroy.sh", *flags("stage"), stdin="yes\n")
     assert proc.returncode == 1 and "cancelled (typed 'yes')" in proc.stderr
     assert "Type the environment name (stage) to confirm:" in proc.stderr
     assert calls == ["aws sts get-caller-identity --query Arn --output text"]
@@ -422,18 +393,7 @@ def test_deploy_refuses_uncommitted_changes(repo: Repo, tmp_path: Path) -> None:
     shutil.copytree(repo.path, dirty.path, symlinks=True)
     with (dirty.path / "terraform/infrastructure/dev/terragrunt.hcl").open("a") as f:
         f.write("# edited\n")
-    proc, calls = run(
-        dirty,
-        tmp_path,
-        "deploy.sh",
-        "--profile",
-        "ops",
-        "--region",
-        "eu-west-1",
-        "--env",
-        "dev",
-        "--yes",
-    )
+    proc, calls = run(dirty, tmp_path, "deploy.sh", *flags("dev", "--yes"))
     assert proc.returncode == 1
     assert f"uncommitted changes: commit first, the image tag dev-{repo.sha}" in proc.stderr
     assert calls == ["docker info"]
