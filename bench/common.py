@@ -8,10 +8,12 @@ of it on the way out, Ctrl-C and SIGTERM included.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -33,6 +35,8 @@ PY = sys.executable
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 LOG_DIR = Path(tempfile.mkdtemp(prefix="countq-bench-"))
+# A dying child's log tail is printed when it is noticed (Proc.check_alive).
+atexit.register(shutil.rmtree, LOG_DIR, ignore_errors=True)
 
 
 def _on_sigterm(_signum: int, _frame: Any) -> None:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     log_level: str = "INFO"
+    metrics_namespace: str | None = Field(
+        None, description="CloudWatch namespace the consumer publishes queue figures to"
+    )
+    metrics_environment: str = "local"
+    metrics_interval_s: float = 60.0
 
     @property
     def stream_key(self) -> str:

@@ -40,6 +40,7 @@ DEAD = Counter("countq_dead_lettered_total", "Messages moved to the dead-letter 
 BATCH_SECONDS = Histogram("countq_batch_seconds", "Time to store and ack one batch")
 BACKLOG = Gauge("countq_backlog", "Messages queued, not yet delivered")
 PENDING = Gauge("countq_pending", "Messages delivered, not yet acked")
+OLDEST_AGE = Gauge("countq_oldest_age_seconds", "Age of the oldest unstored message")
 OUTAGES = Counter("countq_dependency_errors_total", "Failed calls to a dependency", ["dependency"])
 
 T = TypeVar("T")
@@ -184,13 +185,49 @@ class Consumer:
             delay,
         )
 
-    def update_gauges(self) -> None:
+    def update_gauges(self) -> dict[str, Any] | None:
         try:
-            backlog, pending = self.queue.backlog()
+            stats = self.queue.stats()
         except RedisError:
-            return
-        BACKLOG.set(backlog)
-        PENDING.set(pending)
+            return None
+        BACKLOG.set(stats["backlog"])
+        PENDING.set(stats["pending"])
+        OLDEST_AGE.set(stats["oldest_age_seconds"])
+        return stats
+
+    def publish_metrics(self, cloudwatch: Any) -> None:
+        """Send the queue figures that drive autoscaling and the backlog-age alarm."""
+        stats = self.update_gauges()
+        if stats is None:
+            return  # no datapoint: the alarm treats missing data as breaching
+        dimensions = [{"Name": "Environment", "Value": self.settings.metrics_environment}]
+        cloudwatch.put_metric_data(
+            Namespace=self.settings.metrics_namespace,
+            MetricData=[
+                {
+                    "MetricName": "Backlog",
+                    "Dimensions": dimensions,
+                    "Value": stats["backlog"] + stats["pending"],
+                    "Unit": "Count",
+                },
+                {
+                    "MetricName": "OldestAgeSeconds",
+                    "Dimensions": dimensions,
+                    "Value": stats["oldest_age_seconds"],
+                    "Unit": "Seconds",
+                },
+            ],
+        )
+
+    def publish_metrics_forever(self) -> None:
+        import boto3
+
+        cloudwatch = boto3.client("cloudwatch")
+        while not self.stopping.wait(self.settings.metrics_interval_s):
+            try:
+                self.publish_metrics(cloudwatch)
+            except Exception as exc:  # a metrics hiccup must never stop the consumer
+                log.warning("could not publish CloudWatch metrics: %s", exc)
 
     def healthy(self) -> bool:
         """Alive when the loop turned or retried recently (a blocked read lasts milliseconds)."""
@@ -237,6 +274,10 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server = serve_health(consumer, settings.http_port)
+    if settings.metrics_namespace:
+        threading.Thread(
+            target=consumer.publish_metrics_forever, name="metrics", daemon=True
+        ).start()
     try:
         consumer.run()
     finally:

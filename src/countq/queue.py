@@ -141,6 +141,33 @@ def connect_async(
     )
 
 
+def _stats_pipeline(client: Any, s: Settings) -> Any:
+    """One round trip for every queue figure (sync and asyncio pipelines alike)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.xlen(s.stream_key)
+    pipe.xpending(s.stream_key, s.group)
+    pipe.xlen(s.dead_key)
+    pipe.xrange(s.stream_key, count=1)
+    pipe.xinfo_groups(s.stream_key)
+    return pipe
+
+
+def _stats_from(results: list[Any], s: Settings) -> dict[str, Any]:
+    length, pending, dead, oldest, groups = results
+    pending_count = int(pending["pending"])
+    oldest_age = 0.0
+    if oldest:  # entry ids start with their enqueue time in ms
+        oldest_ms = int(oldest[0][0].split("-")[0])
+        oldest_age = max(0.0, time.time() - oldest_ms / 1000)
+    return {
+        "backlog": max(0, int(length) - pending_count),
+        "pending": pending_count,
+        "dead_letters": int(dead),
+        "oldest_age_seconds": round(oldest_age, 3),
+        "consumers": sum(int(g["consumers"]) for g in groups if g["name"] == s.group),
+    }
+
+
 def _is_busygroup(exc: ResponseError) -> bool:
     return "BUSYGROUP" in str(exc)
 
@@ -182,33 +209,14 @@ class ProducerQueue:
         await self.client.ping()
 
     async def stats(self) -> dict[str, Any]:
-        s = self.settings
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xlen(s.stream_key)
-        pipe.xpending(s.stream_key, s.group)
-        pipe.xlen(s.dead_key)
-        pipe.xrange(s.stream_key, count=1)
-        pipe.xinfo_groups(s.stream_key)
         try:
-            length, pending, dead, oldest, groups = await pipe.execute()
+            results = await _stats_pipeline(self.client, self.settings).execute()
         except ResponseError as exc:
             if "no such key" not in str(exc).lower():
                 raise
             await self.ensure_group()
-            return await self.stats()
-        pending_count = int(pending["pending"])
-        oldest_age = 0.0
-        if oldest:
-            oldest_ms = int(oldest[0][0].split("-")[0])
-            oldest_age = max(0.0, time.time() - oldest_ms / 1000)
-        consumers = sum(int(g["consumers"]) for g in groups if g["name"] == s.group)
-        return {
-            "backlog": max(0, int(length) - pending_count),
-            "pending": pending_count,
-            "dead_letters": int(dead),
-            "oldest_age_seconds": round(oldest_age, 3),
-            "consumers": consumers,
-        }
+            results = await _stats_pipeline(self.client, self.settings).execute()
+        return _stats_from(results, self.settings)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -289,13 +297,8 @@ class ConsumerQueue:
         self._dead_letter(keys=[s.stream_key, s.dead_key], args=[s.group, entry_id, *pairs])
         log.warning("dead-lettered entry %s: %s", entry_id, reason)
 
-    def backlog(self) -> tuple[int, int]:
-        s = self.settings
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xlen(s.stream_key)
-        pipe.xpending(s.stream_key, s.group)
-        length, pending = pipe.execute()
-        return int(length) - int(pending["pending"]), int(pending["pending"])
+    def stats(self) -> dict[str, Any]:
+        return _stats_from(_stats_pipeline(self.client, self.settings).execute(), self.settings)
 
     def leave_group(self) -> None:
         """Remove this consumer's name if it holds nothing, so XINFO stays tidy."""
