@@ -9,7 +9,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 # Only what `pip install .` reads; .dockerignore keeps everything else out.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 # Every dependency ships a manylinux wheel, so the builder needs no compiler;
 # a dependency that would have to be compiled fails the build here, loudly.

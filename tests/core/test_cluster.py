@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,14 +16,18 @@ from fastapi.testclient import TestClient
 from countq.config import Settings
 from countq.consumer import Consumer
 from countq.producer import create_app
-from tests.conftest import free_port, require_tool, wait_until
+from tests.conftest import require_tool, wait_until
 from tests.core.test_pipeline import db_rows
 
 
 @pytest.fixture(scope="module")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server, cli = require_tool("redis-server"), require_tool("redis-cli")
-    ports = [free_port() for _ in range(3)]
+    ports: list[int] = []
+    while len(ports) < 3:
+        port = _free_cluster_port()
+        if port not in ports:
+            ports.append(port)
     procs = []
     for port in ports:
         node_dir: Path = tmp_path_factory.mktemp(f"node{port}")
@@ -73,6 +79,24 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=10)
+
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        if all(_is_free(p) for p in (port, port + 10000)):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _ping(port: int) -> bool:
