@@ -47,7 +47,8 @@ CHUNK = 2000
 
 # A last-delivered id in the far future keeps the group from handing out the
 # entries being prefilled; XGROUP SETID 0 then releases them all at once.
-# (Deleting the stream instead would crash the consumers: see docs/performance.md.)
+# Deleting the stream instead fails a consumer blocked in XREADGROUP with
+# "UNBLOCKED the stream key no longer exists" (Redis 7), which it does not retry.
 HOLD_ID = "99999999999999-0"
 
 

@@ -56,7 +56,7 @@ ENDPOINT_SERVICES = (
     "sts",
 )
 
-# What moto cannot emulate (see docs/deployment.md, "Testing against moto").
+# What moto cannot emulate (see the README, "Testing against moto").
 TEST_ONLY_INPUTS = {"create_redis_cache": False}
 
 

@@ -14,10 +14,11 @@ variable "alb_https" {
   default     = false
 }
 
+# /metrics is left out on purpose: it stays inside the VPC, not on the internet.
 variable "api_paths" {
   description = "Path patterns CloudFront forwards to the ALB, uncached; everything else comes from S3."
   type        = list(string)
-  default     = ["/count", "/health", "/ready", "/stats", "/metrics", "/docs", "/docs/*", "/openapi.json"]
+  default     = ["/count", "/health", "/ready", "/stats", "/docs", "/docs/*", "/openapi.json"]
 }
 
 variable "price_class" {
