@@ -14,8 +14,9 @@ $(CHECKOV_VENV)/bin/checkov:
 	python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 
+# fmt needs no provider: an empty CLI config keeps ~/.terraformrc out of it.
 tf-fmt: ## terraform fmt -check on terraform/
-	terraform fmt -check -recursive terraform
+	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform
 
 checkov: checkov-venv ## run checkov on terraform/ (offline)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact

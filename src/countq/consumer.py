@@ -152,7 +152,7 @@ class Consumer:
                 # Credentials rotated: fetch them again once, then retry.
                 self.queue.reconnect(refresh_credentials=True)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                     raise
                 # The stream was deleted under us: recreate it and go on.
                 self._log_outage("redis", exc, delay)

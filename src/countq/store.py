@@ -55,13 +55,10 @@ message_stats = sa.Table(
 
 STATS_ROW_ID = 1
 
-# Duplicate ids are skipped, not errors. The consumer validates every field
-# before the insert, so IGNORE cannot hide a truncated value.
-_insert_messages = (
-    messages.insert()
-    .prefix_with("IGNORE", dialect="mysql")
-    .prefix_with("OR IGNORE", dialect="sqlite")
-)
+# Duplicate ids are skipped, not errors (MySQL: INSERT IGNORE in
+# _mysql_insert_sql). The consumer validates every field before the insert,
+# so IGNORE cannot hide a truncated value.
+_insert_messages = messages.insert().prefix_with("OR IGNORE", dialect="sqlite")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,16 +157,10 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
     if not batch:
         return 0
     now_ms = time.time_ns() // 1_000_000
-    rows = [
-        {
-            "message_id": m.message_id,
-            "count": m.count,
-            "enqueued_ms": m.enqueued_ms,
-            "stored_ms": now_ms,
-        }
-        for m in batch
-    ]
-    inserted = conn.execute(_insert_messages, rows).rowcount
+    if conn.dialect.name == "mysql":
+        inserted = conn.exec_driver_sql(_mysql_insert_sql(batch, now_ms)).rowcount
+    else:
+        inserted = conn.execute(_insert_messages, _rows(batch, now_ms)).rowcount
     last = batch[-1]
     conn.execute(
         message_stats.update()
@@ -182,6 +173,34 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
         )
     )
     return int(inserted)
+
+
+def _rows(batch: Sequence[Message], now_ms: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": m.message_id,
+            "count": m.count,
+            "enqueued_ms": m.enqueued_ms,
+            "stored_ms": now_ms,
+        }
+        for m in batch
+    ]
+
+
+def _mysql_insert_sql(batch: Sequence[Message], now_ms: int) -> str:
+    """One multi-row INSERT with literal values.
+
+    Every value is an int or 16 bytes that parse_entry validated, so literals
+    are safe here, and they skip PyMySQL's per-value escaping: about 40% less
+    consumer CPU per message than executemany (bench/bench_drain.py).
+    """
+    values = ",".join(
+        f"(X'{m.message_id.hex()}',{int(m.count)},{int(m.enqueued_ms)},{now_ms})" for m in batch
+    )
+    return (
+        "INSERT IGNORE INTO messages (message_id, count, enqueued_ms, stored_ms) VALUES "  # noqa: S608 (validated ints and hex only)
+        + values
+    )
 
 
 _summary_query = sa.select(

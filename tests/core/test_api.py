@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -214,3 +215,25 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
     client.post("/count", json={"count": 1})
     text = client.get("/metrics").text
     assert "countq_enqueued_total" in text
+
+
+def test_concurrent_posts_share_a_call_and_respect_the_bound(settings: Settings) -> None:
+    """Messages that arrive together are appended in one script call, each checked."""
+    from countq.queue import BacklogFull, ProducerQueue
+
+    async def burst() -> list[object]:
+        queue = ProducerQueue(settings.model_copy(update={"max_backlog": 3}))
+        await queue.ensure_group()
+        try:
+            return await asyncio.gather(
+                *(queue.enqueue(i) for i in range(5)), return_exceptions=True
+            )
+        finally:
+            await queue.close()
+
+    results = asyncio.run(burst())
+    assert [isinstance(r, str) for r in results] == [True, True, True, False, False]
+    assert all(isinstance(r, BacklogFull) for r in results[3:])
+    entries = redis.Redis.from_url(REDIS_URL, decode_responses=True).xrange(settings.stream_key)
+    assert [e[1]["id"] for e in entries] == results[:3]
+    assert [e[1]["count"] for e in entries] == ["0", "1", "2"]

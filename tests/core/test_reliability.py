@@ -160,3 +160,21 @@ def test_consumer_health_reports_ok(settings: Settings, tmp_path: Path) -> None:
         [sys.executable, "-m", "countq", "check"], env=env, check=False, capture_output=True
     )
     assert check.returncode == 1
+
+
+def test_consumer_survives_its_stream_being_deleted(
+    settings: Settings, consumer_thread: list[Consumer]
+) -> None:
+    consumer = Consumer(settings, name="stream-deleted")
+    thread = run_in_thread(consumer, consumer_thread)
+    r = redis.Redis.from_url(REDIS_URL)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/count", json={"count": 1}).status_code == 202
+        wait_until(lambda: db_rows(settings)[2] == 1)
+        r.delete(settings.stream_key)  # a blocked XREADGROUP gets UNBLOCKED / NOGROUP
+        time.sleep(0.5)
+        wait_until(lambda: client.post("/count", json={"count": 2}).status_code == 202)
+        wait_until(lambda: db_rows(settings)[2] >= 2, timeout=20)
+    assert thread.is_alive()
+    consumer.stopping.set()
+    thread.join(timeout=10)
