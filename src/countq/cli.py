@@ -51,21 +51,27 @@ def cmd_consumer(settings: Settings) -> int:
     return 0
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 (our http URLs)
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def cmd_check(settings: Settings) -> int:
     """Container health check for producer and consumer alike."""
     url = f"http://127.0.0.1:{settings.http_port}/health"
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return 0 if response.status == 200 else 1
-    except OSError as exc:
-        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
-        return 1
+    if _answers(url):
+        return 0
+    print(f"unhealthy: {url} does not answer 200", file=sys.stderr)
+    return 1
 
 
 def cmd_migrate(settings: Settings) -> int:
     from countq import store
 
-    store.migrate(store.create_engine(settings).url.render_as_string(hide_password=False))
+    store.migrate(settings.effective_database_url())
     log.info("database at head")
     return 0
 
@@ -102,16 +108,22 @@ def cmd_dev(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    health = [f"http://127.0.0.1:{p}/health" for p in (port, port + 1)]
+    while not stopping and not all(_answers(url) for url in health):
+        if any(c.poll() is not None for c in children):
+            break  # one failed to start: fall through and stop the other
+        time.sleep(0.2)
     redis_where = "embedded" if embedded_redis else settings.effective_redis_url().split("@")[-1]
     db_where = "SQLite" if settings.database_embedded else "MySQL"
-    print(
-        f"\ncountq is up (Redis: {redis_where}, database: {db_where})\n"
-        f"  page + API   http://localhost:{port}/\n"
-        f"  API docs     http://localhost:{port}/docs\n"
-        f"  consumer     http://localhost:{port + 1}/health\n"
-        "Ctrl-C stops everything.\n",
-        flush=True,
-    )
+    if all(c.poll() is None for c in children) and not stopping:
+        print(
+            f"\ncountq is up (Redis: {redis_where}, database: {db_where})\n"
+            f"  page + API   http://localhost:{port}/\n"
+            f"  API docs     http://localhost:{port}/docs\n"
+            f"  consumer     http://localhost:{port + 1}/health\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
     while not stopping and all(c.poll() is None for c in children):
         time.sleep(0.2)
     for child in children:

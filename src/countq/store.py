@@ -110,7 +110,7 @@ def _use_secret_credentials(engine: Engine, arn: str) -> None:
 def create_engine(settings: Settings, url: str | None = None, pool_size: int = 5) -> Engine:
     url = url or settings.effective_database_url()
     if url.startswith("sqlite"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _ensure_sqlite_dir(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -138,10 +138,17 @@ def create_engine(settings: Settings, url: str | None = None, pool_size: int = 5
     return engine
 
 
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
 def migrate(url: str) -> None:
     """Upgrade the database at `url` to the newest Alembic revision."""
     from alembic import command
     from alembic.config import Config
+
+    _ensure_sqlite_dir(url)
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))

@@ -151,7 +151,8 @@ def test_make_run_stack_on_the_embedded_default(tmp_path: Path) -> None:
             wait_until(lambda: client.get("/count").json()["rows"] == 3, timeout=20)
             assert client.get("/count").json()["last_value"] == 3
         assert (tmp_path / "data" / "countq.db").exists()
-        assert f"http://localhost:{port}/" in log.read_text()
+        # The URL is printed once producer and consumer both answer.
+        wait_until(lambda: f"http://localhost:{port}/" in log.read_text(), timeout=10)
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(timeout=15)
