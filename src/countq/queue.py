@@ -114,43 +114,32 @@ def _credentials(settings: Settings, refresh: bool = False) -> tuple[str | None,
     return settings.redis_username, settings.redis_password
 
 
-def _client_kwargs(settings: Settings, refresh_credentials: bool) -> dict[str, Any]:
+def connect(
+    settings: Settings,
+    *,
+    socket_timeout: float,
+    refresh_credentials: bool = False,
+    use_asyncio: bool = False,
+) -> Any:
+    """A client, standalone or cluster, TLS per the URL scheme, with bounded retries.
+
+    The producer uses the asyncio flavour, the consumer the synchronous one.
+    """
+    lib, retry = (aredis, AsyncRetry) if use_asyncio else (redis, Retry)
     username, password = _credentials(settings, refresh_credentials)
-    return {
+    kwargs: dict[str, Any] = {
         "username": username,
         "password": password,
         "decode_responses": True,
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_timeout": socket_timeout,
         "health_check_interval": 30,
+        "retry": retry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES),
     }
-
-
-def connect(
-    settings: Settings, *, socket_timeout: float = 5.0, refresh_credentials: bool = False
-) -> Any:
-    """A synchronous client (consumer): standalone or cluster, TLS per the URL scheme."""
-    kwargs = _client_kwargs(settings, refresh_credentials)
-    kwargs["socket_timeout"] = socket_timeout
-    kwargs["retry"] = Retry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES)
     url = settings.effective_redis_url()
     if settings.redis_cluster:
-        return redis.RedisCluster.from_url(url, **kwargs)
-    return redis.Redis.from_url(
-        url, retry_on_error=[RedisConnectionError, RedisTimeoutError], **kwargs
-    )
-
-
-def connect_async(
-    settings: Settings, *, socket_timeout: float = 1.0, refresh_credentials: bool = False
-) -> Any:
-    """An asyncio client (producer), with the same bounded retries."""
-    kwargs = _client_kwargs(settings, refresh_credentials)
-    kwargs["socket_timeout"] = socket_timeout
-    kwargs["retry"] = AsyncRetry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES)
-    url = settings.effective_redis_url()
-    if settings.redis_cluster:
-        return aredis.RedisCluster.from_url(url, **kwargs)
-    return aredis.Redis.from_url(
+        return lib.RedisCluster.from_url(url, **kwargs)
+    return lib.Redis.from_url(
         url, retry_on_error=[RedisConnectionError, RedisTimeoutError], max_connections=256, **kwargs
     )
 
@@ -191,13 +180,21 @@ class ProducerQueue:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = connect_async(settings)
+        self.client = self._connect(refresh_credentials=False)
         self._waiting: list[tuple[tuple[str, int, int], asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
     async def reconnect(self, refresh_credentials: bool) -> None:
         await self.close()
-        self.client = connect_async(self.settings, refresh_credentials=refresh_credentials)
+        self.client = self._connect(refresh_credentials)
+
+    def _connect(self, refresh_credentials: bool) -> Any:
+        return connect(
+            self.settings,
+            socket_timeout=1.0,
+            refresh_credentials=refresh_credentials,
+            use_asyncio=True,
+        )
 
     async def ensure_group(self) -> None:
         try:
