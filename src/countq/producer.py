@@ -248,8 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def get_count(request: Request) -> Any:
         try:
-            with request.app.state.engine.connect() as conn:
-                summary = store.read_summary(conn)
+            summary = _summary(request.app.state.engine)
         except SQLAlchemyError as exc:
             log.warning("database unavailable for GET /count: %s", exc)
             return _error(503, "database unavailable; retry later")
