@@ -2,8 +2,9 @@
 
 Reliability model:
 - read a batch (XREADGROUP), insert it in one transaction (duplicates skipped by
-  the unique message id), commit, then XACK+XDEL. A crash anywhere leaves the
-  entries pending; they are stored at most once whatever happens.
+  the unique message id), commit, then ack and remove the entries (one script
+  call). A crash anywhere leaves the entries pending; they are stored exactly
+  once whatever happens. The next batch is read while this one is committed.
 - entries idle on a dead consumer are reclaimed (XAUTOCLAIM); one delivered
   MAX_DELIVERIES times, or that can never be stored, goes to the dead-letter
   stream with the reason.
@@ -20,6 +21,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
@@ -37,7 +40,7 @@ log = logging.getLogger(__name__)
 STORED = Counter("countq_stored_total", "Messages newly stored in the database")
 DUPLICATES = Counter("countq_duplicates_total", "Redelivered messages already stored")
 DEAD = Counter("countq_dead_lettered_total", "Messages moved to the dead-letter stream")
-BATCH_SECONDS = Histogram("countq_batch_seconds", "Time to store and ack one batch")
+BATCH_SECONDS = Histogram("countq_batch_seconds", "Time to commit one batch")
 BACKLOG = Gauge("countq_backlog", "Messages queued, not yet delivered")
 PENDING = Gauge("countq_pending", "Messages delivered, not yet acked")
 OLDEST_AGE = Gauge("countq_oldest_age_seconds", "Age of the oldest unstored message")
@@ -48,6 +51,15 @@ T = TypeVar("T")
 MAX_BACKOFF_S = 2.0
 CLAIM_EVERY_S = 1.0
 HEALTHY_WITHIN_S = 30.0
+
+
+@dataclass
+class Batch:
+    """One fetch: the messages to store, and the entries to dead-letter with why."""
+
+    size: int
+    messages: list[Message] = field(default_factory=list)
+    rejected: list[tuple[str, dict[str, str] | None, str]] = field(default_factory=list)
 
 
 class Consumer:
@@ -65,16 +77,31 @@ class Consumer:
     def run(self) -> None:
         log.info("consumer %s reading %s", self.name, self.settings.stream_key)
         self._retry("redis", self.queue.ensure_group)
-        while not self.stopping.is_set():
-            self.last_loop = time.monotonic()
-            self.run_once()
+        # While this thread commits and acks one batch, another reads and parses
+        # the next, so the database wait overlaps the Redis read and decode
+        # (bench/bench_drain.py). Entries read ahead are pending under this
+        # consumer like the batch in hand: a crash or a stop leaves both to be
+        # reclaimed, never lost.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+            ahead: Future[Batch] | None = None
+            while not self.stopping.is_set():
+                self.last_loop = time.monotonic()
+                batch = ahead.result() if ahead else self.fetch()
+                ahead = reader.submit(self.fetch) if batch.size else None
+                self.ack(self.handle(batch))
         self._retry_once("redis", self.queue.leave_group)
         self.queue.close()
         self.engine.dispose()
         log.info("consumer %s stopped", self.name)
 
     def run_once(self) -> int:
-        """One step: reclaim stale entries when due, else read new ones. Returns how many."""
+        """Fetch, store and ack one batch, in this thread. Returns how many entries."""
+        batch = self.fetch()
+        self.ack(self.handle(batch))
+        return batch.size
+
+    def fetch(self) -> Batch:
+        """Reclaim stale entries when due, else read new ones; parse what came."""
         entries: list[tuple[str, dict[str, str] | None, int]] = []
         if time.monotonic() >= self._next_claim:
             self._next_claim = time.monotonic() + CLAIM_EVERY_S
@@ -83,43 +110,50 @@ class Consumer:
             block = self.settings.consumer_block_ms
             fresh = self._retry("redis", lambda: self.queue.read_new(block)) or []
             entries = [(eid, fields, 1) for eid, fields in fresh]
-        if entries:
-            self.handle(entries)
-        return len(entries)
-
-    def handle(self, entries: list[tuple[str, dict[str, str] | None, int]]) -> None:
-        batch: list[Message] = []
+        batch = Batch(size=len(entries))
         for entry_id, fields, deliveries in entries:
             if deliveries > self.settings.max_deliveries:
-                self._dead_letter(entry_id, fields, f"delivered {deliveries} times, never stored")
+                reason = f"delivered {deliveries} times, never stored"
+                batch.rejected.append((entry_id, fields, reason))
                 continue
             try:
-                batch.append(parse_entry(entry_id, fields))
+                batch.messages.append(parse_entry(entry_id, fields))
             except ValueError as exc:
-                self._dead_letter(entry_id, fields, f"invalid message: {exc}")
-        if not batch:
-            return
-        started = time.perf_counter()
-        if self._store(batch):
-            self._retry("redis", lambda: self.queue.ack([m.entry_id for m in batch]))
-        BATCH_SECONDS.observe(time.perf_counter() - started)
+                batch.rejected.append((entry_id, fields, f"invalid message: {exc}"))
+        return batch
 
-    def _store(self, batch: list[Message]) -> bool:
-        """Commit the batch; False means stopping with it unstored (left pending)."""
+    def handle(self, batch: Batch) -> list[str]:
+        """Dead-letter the rejects and commit the rest; returns the entry ids to ack
+        (none when stopping left the batch unstored)."""
+        for entry_id, fields, reason in batch.rejected:
+            self._dead_letter(entry_id, fields, reason)
+        if not batch.messages:
+            return []
+        with BATCH_SECONDS.time():
+            return self._store(batch.messages)
+
+    def ack(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            self._retry("redis", lambda: self.queue.ack(entry_ids))
+
+    def _store(self, batch: list[Message]) -> list[str]:
+        """Commit the batch; returns the entry ids now safe to ack (none when
+        stopping left it unstored: it stays pending)."""
         try:
             inserted = self._retry("database", lambda: self._commit(batch))
         except (DataError, IntegrityError) as exc:
             # Not an outage: some row cannot be stored. Find it row by row.
             log.warning("batch refused by the database (%s); storing row by row", exc)
             self._store_one_by_one(batch)
-            return True
+            return []
         if inserted is None:
-            return False
+            return []
         STORED.inc(inserted)
         DUPLICATES.inc(len(batch) - inserted)
-        return True
+        return [m.entry_id for m in batch]
 
     def _store_one_by_one(self, batch: list[Message]) -> None:
+        """Store and ack each message alone; dead-letter the ones the database refuses."""
         for message in batch:
             try:
                 inserted = self._retry("database", partial(self._commit, [message]))
@@ -127,7 +161,7 @@ class Consumer:
                 self._dead_letter(message.entry_id, None, f"database refused it: {exc.orig}")
                 continue
             if inserted is None:
-                return
+                return  # stopping: the rest stay pending
             STORED.inc(inserted)
             self._retry("redis", partial(self.queue.ack, [message.entry_id]))
 

@@ -1,8 +1,9 @@
 """The Redis Stream queue: one stream, one consumer group, one dead-letter stream.
 
 Every key carries the same hash tag ({REDIS_QUEUE}) so scripts and MULTI work on
-a Redis Cluster too. Acked entries are deleted (XACK + XDEL in one MULTI), so
-XLEN is exactly "not yet stored" and nothing is ever trimmed unconsumed.
+a Redis Cluster too. Acked entries are removed by the same script call that
+acks them, so XLEN is exactly "not yet stored" and nothing is ever trimmed
+unconsumed.
 """
 
 from __future__ import annotations
@@ -50,11 +51,48 @@ end
 return added
 """
 
-# Ack and delete together, so an acked entry never lingers in XLEN (works on a
-# cluster too, where MULTI across a pipeline is not available).
+# Ack and remove together, so an acked entry never lingers in XLEN (a script
+# works on a cluster too, where MULTI across a pipeline is not available).
+# Everything older than both the oldest pending entry and the first entry not
+# yet delivered has been acked, so it is trimmed in one XTRIM MINID, far
+# cheaper than XDEL id by id; only acked ids above that floor (another
+# consumer still holds an older batch) are deleted one by one.
+# ARGV: group, then the entry ids to ack.
 ACK_LUA = """
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
-return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+local stream, group = KEYS[1], ARGV[1]
+redis.call('XACK', stream, group, unpack(ARGV, 2))
+
+local function older(a, b)
+  local a_ms, a_seq = string.match(a, '(%d+)-(%d+)')
+  local b_ms, b_seq = string.match(b, '(%d+)-(%d+)')
+  a_ms, b_ms = tonumber(a_ms), tonumber(b_ms)
+  return a_ms < b_ms or (a_ms == b_ms and tonumber(a_seq) < tonumber(b_seq))
+end
+
+local floor = nil
+local pending = redis.call('XPENDING', stream, group)
+if pending[1] > 0 then floor = pending[2] end
+for _, fields in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local info = {}
+  for i = 1, #fields, 2 do info[fields[i]] = fields[i + 1] end
+  if info['name'] == group then
+    local undelivered = redis.call('XRANGE', stream,
+      '(' .. info['last-delivered-id'], '+', 'COUNT', 1)[1]
+    if undelivered and (floor == nil or older(undelivered[1], floor)) then
+      floor = undelivered[1]
+    end
+  end
+end
+if floor == nil then  -- every entry was delivered and acked
+  return redis.call('XTRIM', stream, 'MAXLEN', 0)
+end
+local removed = redis.call('XTRIM', stream, 'MINID', floor)
+local above = {}
+for i = 2, #ARGV do
+  if not older(ARGV[i], floor) then above[#above + 1] = ARGV[i] end
+end
+if #above > 0 then removed = removed + redis.call('XDEL', stream, unpack(above)) end
+return removed
 """
 
 # ARGV: group, entry id, then field/value pairs for the dead-letter record.

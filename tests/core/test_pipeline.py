@@ -90,6 +90,30 @@ def test_poison_messages_go_to_the_dead_letter_stream(settings: Settings) -> Non
     assert r.xlen(settings.stream_key) == 0
 
 
+def test_acks_remove_exactly_the_acked_entries_whatever_the_order(settings: Settings) -> None:
+    """The ack script trims below the oldest unacked entry and deletes the rest
+    one by one: XLEN must stay exactly "not yet acked" with consumers acking
+    out of order and entries still undelivered."""
+    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    a, b = Consumer(settings, name="a").queue, Consumer(settings, name="b").queue
+    a.ensure_group()
+    ids = [r.xadd(settings.stream_key, {"n": str(i)}) for i in range(12)]
+    s = settings.model_copy(update={"consumer_batch_size": 4})
+    a.settings = b.settings = s
+    first, second = a.read_new(block_ms=10), b.read_new(block_ms=10)  # 4 + 4; 4 undelivered
+    b.ack([eid for eid, _ in second])  # newer batch first: nothing below it may go
+    assert [eid for eid, _ in r.xrange(s.stream_key)] == ids[:4] + ids[8:]
+    a.ack([eid for eid, _ in first[1:3]])  # the middle of the oldest batch
+    assert [eid for eid, _ in r.xrange(s.stream_key)] == [ids[0], ids[3], *ids[8:]]
+    a.ack([first[0][0], first[3][0]])
+    assert [eid for eid, _ in r.xrange(s.stream_key)] == ids[8:]  # undelivered stay
+    rest = a.read_new(block_ms=10)
+    assert [eid for eid, _ in rest] == ids[8:]
+    a.ack([eid for eid, _ in rest])
+    assert r.xlen(s.stream_key) == 0
+    assert r.xpending(s.stream_key, s.group)["pending"] == 0
+
+
 def test_entries_of_a_dead_consumer_are_reclaimed(settings: Settings) -> None:
     r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     dead = Consumer(settings, name="will-die")

@@ -69,6 +69,34 @@ def test_sigkill_while_draining_loses_and_duplicates_nothing(
     assert r.xlen(settings.dead_key) == 0
 
 
+def test_sigterm_while_draining_hands_back_what_it_read(settings: Settings, tmp_path: Path) -> None:
+    """A stopped consumer exits 0 in time; the batch it read ahead stays pending
+    and the next consumer reclaims it."""
+    n = 60_000
+    fill_stream(settings, n)
+    env = {**settings_env(settings), "CONSUMER_BATCH_SIZE": "500", "CLAIM_IDLE_MS": "500"}
+    log = tmp_path / "consumer.log"
+    port = free_port()
+    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
+    wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    wait_until(lambda: db_rows(settings)[2] >= n // 3, timeout=60)
+    started = time.monotonic()
+    assert stop(proc) == 0
+    assert time.monotonic() - started < 10
+    r = redis.Redis.from_url(REDIS_URL)
+    stored = db_rows(settings)[2]
+    assert stored < n, "the stop must land mid-drain"
+    assert r.xlen(settings.stream_key) == n - stored  # nothing acked that is not stored
+    port = free_port()
+    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
+    try:
+        wait_until(lambda: r.xlen(settings.stream_key) == 0, timeout=120, interval=0.2)
+    finally:
+        assert stop(proc) == 0
+    assert db_rows(settings) == (n, n, n)
+    assert r.xpending(settings.stream_key, settings.group)["pending"] == 0
+
+
 @pytest.fixture
 def consumer_thread() -> Iterator[list[Consumer]]:
     running: list[Consumer] = []
