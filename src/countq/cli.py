@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,13 @@ def _setup_logging(settings: Settings) -> None:
 def cmd_producer(settings: Settings) -> int:
     import uvicorn
 
+    if settings.web_concurrency > 1:
+        # Each worker is a process of its own; prometheus_client adds their
+        # counters up from files in one folder, emptied so a restart starts at 0.
+        metrics_dir = settings.data_dir.resolve() / f"prometheus-{settings.http_port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
         "countq.producer:create_app",
         factory=True,

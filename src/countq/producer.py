@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+)
 from pydantic import BaseModel, Field
 from redis.exceptions import AuthenticationError, RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,6 +96,15 @@ class _Json(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def _metrics_text() -> bytes:
+    """This process's metrics, or every worker's added up when there are several."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 def _error(status: int, detail: str) -> JSONResponse:
@@ -276,7 +292,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(_metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     if frontend is not None:
         # Same origin as the API: no CORS, no mixed content. Mounted last so the

@@ -1,11 +1,15 @@
-"""The consumer's CloudWatch figures (autoscaling and the backlog-age alarm), on moto."""
+"""Metrics: the producer's Prometheus counters across workers, and the consumer's
+CloudWatch figures (autoscaling and the backlog-age alarm) on moto."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 import redis
 from moto import mock_aws
@@ -13,7 +17,14 @@ from moto import mock_aws
 from countq.config import Settings
 from countq.consumer import Consumer
 from countq.queue import uuid7
-from tests.conftest import REDIS_URL
+from tests.conftest import (
+    REDIS_URL,
+    free_port,
+    settings_env,
+    start_countq,
+    stop,
+    wait_http,
+)
 
 
 @pytest.fixture
@@ -55,3 +66,24 @@ def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatc
         EndTime=datetime(2100, 1, 1),
     )
     assert data["MetricDataResults"][0]["Values"] == [3.0]
+
+
+def test_producer_counters_add_up_across_workers(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**settings_env(settings), "HTTP_PORT": str(port), "WEB_CONCURRENCY": "2"}
+    proc = start_countq("producer", env, tmp_path / "producer.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc=proc)
+        posts = 60
+        for i in range(posts):  # a new connection each, so both workers take some
+            assert httpx.post(f"{url}/count", json={"count": i}).status_code == 202
+        seen = []
+        for _ in range(10):
+            text = httpx.get(f"{url}/metrics").text
+            match = re.search(r"^countq_enqueued_total ([0-9.e+]+)$", text, re.MULTILINE)
+            assert match, text
+            seen.append(float(match.group(1)))
+    finally:
+        assert stop(proc) == 0
+    assert seen == [posts] * 10
