@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from countq.config import Settings, get_settings
 
 log = logging.getLogger("countq")
@@ -154,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("args", nargs=argparse.REMAINDER, help="importer: migrate | import ...")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            print(f"countq: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+        return 2
     _setup_logging(settings)
     if args.command == "importer":
         from countq import importer

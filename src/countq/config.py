@@ -46,7 +46,12 @@ class Settings(BaseSettings):
     max_backlog: int = Field(1_000_000, description="Producer refuses (503) above this")
     data_dir: Path = Path(".data")
     frontend_dir: Path | None = None
-    consumer_batch_size: int = 1000
+    consumer_batch_size: int = Field(
+        1000,
+        ge=1,
+        le=5000,
+        description="Entries per read and transaction (Lua unpacks ~8,000 at most)",
+    )
     consumer_block_ms: int = 50
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from fastapi.testclient import TestClient
 from countq.config import Settings
 from countq.consumer import Consumer
 from countq.producer import create_app
-from tests.conftest import REDIS_URL, free_port
+from tests.conftest import REDIS_URL, free_port, settings_env
 
 JSON = {"Content-Type": "application/json"}
 
@@ -237,3 +239,19 @@ def test_concurrent_posts_share_a_call_and_respect_the_bound(settings: Settings)
     entries = redis.Redis.from_url(REDIS_URL, decode_responses=True).xrange(settings.stream_key)
     assert [e[1]["id"] for e in entries] == results[:3]
     assert [e[1]["count"] for e in entries] == ["0", "1", "2"]
+
+
+def test_a_bad_setting_is_a_clear_cli_error(settings: Settings) -> None:
+    env = {**settings_env(settings), "CONSUMER_BATCH_SIZE": "9000", "HTTP_PORT": "x"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "countq", "consumer"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "CONSUMER_BATCH_SIZE='9000': Input should be less than or equal to 5000" in proc.stderr
+    assert "HTTP_PORT='x'" in proc.stderr
