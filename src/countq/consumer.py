@@ -57,9 +57,12 @@ HEALTHY_WITHIN_S = 30.0
 class Batch:
     """One fetch: the messages to store, and the entries to dead-letter with why."""
 
-    size: int
     messages: list[Message] = field(default_factory=list)
     rejected: list[tuple[str, dict[str, str] | None, str]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.messages) + len(self.rejected)
 
 
 class Consumer:
@@ -110,7 +113,7 @@ class Consumer:
             block = self.settings.consumer_block_ms
             fresh = self._retry("redis", lambda: self.queue.read_new(block)) or []
             entries = [(eid, fields, 1) for eid, fields in fresh]
-        batch = Batch(size=len(entries))
+        batch = Batch()
         for entry_id, fields, deliveries in entries:
             if deliveries > self.settings.max_deliveries:
                 reason = f"delivered {deliveries} times, never stored"

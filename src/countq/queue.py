@@ -62,11 +62,13 @@ ACK_LUA = """
 local stream, group = KEYS[1], ARGV[1]
 redis.call('XACK', stream, group, unpack(ARGV, 2))
 
-local function older(a, b)
-  local a_ms, a_seq = string.match(a, '(%d+)-(%d+)')
-  local b_ms, b_seq = string.match(b, '(%d+)-(%d+)')
-  a_ms, b_ms = tonumber(a_ms), tonumber(b_ms)
-  return a_ms < b_ms or (a_ms == b_ms and tonumber(a_seq) < tonumber(b_seq))
+local function id_parts(id)
+  local ms, seq = string.match(id, '(%d+)-(%d+)')
+  return tonumber(ms), tonumber(seq)
+end
+local function older(id, than_ms, than_seq)
+  local ms, seq = id_parts(id)
+  return ms < than_ms or (ms == than_ms and seq < than_seq)
 end
 
 local floor = nil
@@ -78,7 +80,7 @@ for _, fields in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
   if info['name'] == group then
     local undelivered = redis.call('XRANGE', stream,
       '(' .. info['last-delivered-id'], '+', 'COUNT', 1)[1]
-    if undelivered and (floor == nil or older(undelivered[1], floor)) then
+    if undelivered and (floor == nil or older(undelivered[1], id_parts(floor))) then
       floor = undelivered[1]
     end
   end
@@ -87,9 +89,10 @@ if floor == nil then  -- every entry was delivered and acked
   return redis.call('XTRIM', stream, 'MAXLEN', 0)
 end
 local removed = redis.call('XTRIM', stream, 'MINID', floor)
+local floor_ms, floor_seq = id_parts(floor)
 local above = {}
 for i = 2, #ARGV do
-  if not older(ARGV[i], floor) then above[#above + 1] = ARGV[i] end
+  if not older(ARGV[i], floor_ms, floor_seq) then above[#above + 1] = ARGV[i] end
 end
 if #above > 0 then removed = removed + redis.call('XDEL', stream, unpack(above)) end
 return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,14 @@ def fill_stream(settings: Settings, n: int) -> None:
         pipe.execute()
 
 
+def start_consumer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A `countq consumer` process with its health port free, once it answers."""
+    port = free_port()
+    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
+    wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    return proc
+
+
 def test_sigkill_while_draining_loses_and_duplicates_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -48,17 +57,14 @@ def test_sigkill_while_draining_loses_and_duplicates_nothing(
     env = {**settings_env(settings), "CONSUMER_BATCH_SIZE": "500"}
     log = tmp_path / "consumer.log"
     for k in range(1, kills + 1):
-        port = free_port()
-        proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
-        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+        proc = start_consumer(env, log)
         # Kill mid-drain, at a different point each time.
         wait_until(lambda k=k: db_rows(settings)[2] >= k * n // (kills + 2), timeout=60)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     stored_before_restart = db_rows(settings)[0]
     assert stored_before_restart < n, "the kills must land mid-drain"
-    port = free_port()
-    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
+    proc = start_consumer(env, log)
     try:
         wait_until(lambda: db_rows(settings)[2] == n, timeout=120, interval=0.2)
         r = redis.Redis.from_url(REDIS_URL)
@@ -76,9 +82,7 @@ def test_sigterm_while_draining_hands_back_what_it_read(settings: Settings, tmp_
     fill_stream(settings, n)
     env = {**settings_env(settings), "CONSUMER_BATCH_SIZE": "500", "CLAIM_IDLE_MS": "500"}
     log = tmp_path / "consumer.log"
-    port = free_port()
-    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
-    wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    proc = start_consumer(env, log)
     wait_until(lambda: db_rows(settings)[2] >= n // 3, timeout=60)
     started = time.monotonic()
     assert stop(proc) == 0
@@ -87,8 +91,7 @@ def test_sigterm_while_draining_hands_back_what_it_read(settings: Settings, tmp_
     stored = db_rows(settings)[2]
     assert stored < n, "the stop must land mid-drain"
     assert r.xlen(settings.stream_key) == n - stored  # nothing acked that is not stored
-    port = free_port()
-    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
+    proc = start_consumer(env, log)
     try:
         wait_until(lambda: r.xlen(settings.stream_key) == 0, timeout=120, interval=0.2)
     finally:

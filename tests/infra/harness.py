@@ -280,10 +280,10 @@ class Terraform:
             if proc.returncode in ok or not TRANSPORT_ERROR.search(proc.stderr):
                 break
             # Terraform resumes from its state, so running the command again is
-            # what an operator would do; a saved plan is stale once partly applied.
-            args = tuple(a for a in args if not (args[0] == "apply" and a == "tfplan"))
-            if args[0] == "apply" and "-auto-approve" not in args:
-                args = (*args, "-auto-approve")
+            # what an operator would do; a saved plan is stale once partly applied
+            # (every apply here is -auto-approve, so it goes on without one).
+            if args[0] == "apply":
+                args = tuple(a for a in args if a != "tfplan")
             proc = self._run(cwd, args, timeout)
         if proc.returncode not in ok:
             raise TerraformError(
