@@ -12,7 +12,7 @@ LINT_TARGETS :=
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help venv run test pytest lint bench clean
+.PHONY: help venv run test test-app pytest lint bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u \
@@ -39,6 +39,9 @@ pytest: venv ## run pytest only (ARGS="-k name" to pick tests)
 
 test: venv $(TEST_SETUP) lint ## install what the tests need, lint, run every test
 	$(PY) -m pytest
+
+test-app: venv frontend-build chromium ## the application's tests only (tests/unit, tests/integration): the fast loop
+	$(PY) -m pytest tests/unit tests/integration $(ARGS)
 
 bench: venv ## benchmarks: figures beside a naive baseline run in the same process
 	scripts/bench-tools.sh

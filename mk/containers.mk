@@ -1,5 +1,5 @@
 # Containers (issue 4): Dockerfiles, compose.yaml, Envoy. No Docker engine runs
-# in CI, so these are checked statically (tests/containers) and by running the
+# in CI, so these are checked statically (tests/repo/containers) and by running the
 # frontend's nginx.conf in a real nginx taken from Debian's package.
 CONTAINERS_CACHE ?= .cache/containers
 CONTAINER_DOCKERFILES := Dockerfile frontend/Dockerfile
@@ -10,7 +10,7 @@ LINT_TARGETS += lint-containers
 
 .PHONY: containers-tools lint-containers images image-tag
 
-containers-tools: $(CONTAINERS_CACHE)/nginx/usr/sbin/nginx ## fetch nginx for tests/containers (Debian .deb, unpacked, nothing started)
+containers-tools: $(CONTAINERS_CACHE)/nginx/usr/sbin/nginx ## fetch nginx for tests/repo/containers (Debian .deb, unpacked, nothing started)
 
 # apt-get download + dpkg-deb -x: the binary without the package's service
 # scripts, so nothing is started or left running on this machine.

@@ -8,7 +8,7 @@ LINT_TARGETS += tf-fmt
 
 .PHONY: checkov-venv tf-fmt checkov
 
-checkov-venv: $(CHECKOV_VENV)/bin/checkov ## create .venv-checkov with checkov (used by tests/infra)
+checkov-venv: $(CHECKOV_VENV)/bin/checkov ## create .venv-checkov with checkov (used by tests/repo/infra)
 
 $(CHECKOV_VENV)/bin/checkov:
 	python3 -m venv $(CHECKOV_VENV)

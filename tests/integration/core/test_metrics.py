@@ -1,0 +1,83 @@
+"""Metrics: the producer's Prometheus counters across workers, and the consumer's
+CloudWatch figures (autoscaling and the backlog-age alarm) on moto."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import redis
+from moto import mock_aws
+
+from countq.config import Settings
+from countq.consumer import Consumer
+from countq.queue import uuid7
+from tests.helpers.processes import free_port, settings_env, start_countq, stop, wait_http
+from tests.helpers.services import REDIS_URL
+
+
+@pytest.fixture
+def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        yield boto3.client("cloudwatch")
+
+
+def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatch: object) -> None:
+    s = settings.model_copy(update={"metrics_namespace": "countq", "metrics_environment": "dev"})
+    consumer = Consumer(s, name="metrics")
+    consumer.queue.ensure_group()
+    r = redis.Redis.from_url(REDIS_URL)
+    for i in range(3):
+        r.xadd(s.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
+    consumer.publish_metrics(cloudwatch)
+    metrics = cloudwatch.list_metrics(Namespace="countq")["Metrics"]  # type: ignore[attr-defined]
+    assert {m["MetricName"] for m in metrics} == {"Backlog", "OldestAgeSeconds"}
+    assert all(m["Dimensions"] == [{"Name": "Environment", "Value": "dev"}] for m in metrics)
+    data = cloudwatch.get_metric_data(  # type: ignore[attr-defined]
+        MetricDataQueries=[
+            {
+                "Id": "backlog",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "countq",
+                        "MetricName": "Backlog",
+                        "Dimensions": [{"Name": "Environment", "Value": "dev"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=datetime(2000, 1, 1),
+        EndTime=datetime(2100, 1, 1),
+    )
+    assert data["MetricDataResults"][0]["Values"] == [3.0]
+
+
+def test_producer_counters_add_up_across_workers(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**settings_env(settings), "HTTP_PORT": str(port), "WEB_CONCURRENCY": "2"}
+    proc = start_countq("producer", env, tmp_path / "producer.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc=proc)
+        posts = 60
+        for i in range(posts):  # a new connection each, so both workers take some
+            assert httpx.post(f"{url}/count", json={"count": i}).status_code == 202
+        seen = []
+        for _ in range(10):
+            text = httpx.get(f"{url}/metrics").text
+            match = re.search(r"^countq_enqueued_total ([0-9.e+]+)$", text, re.MULTILINE)
+            assert match, text
+            seen.append(float(match.group(1)))
+    finally:
+        assert stop(proc) == 0
+    assert seen == [posts] * 10

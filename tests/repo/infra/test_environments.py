@@ -1,0 +1,244 @@
+"""Each environment's stack, with its own Terragrunt inputs, really planned,
+applied, re-planned and destroyed against moto; assertions on the plan and on
+the applied state (`terraform show -json`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.repo.infra.harness import EnvironmentRun
+
+
+def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        found += _resources(child)
+    return found
+
+
+def planned(run: EnvironmentRun, rtype: str) -> list[dict[str, Any]]:
+    return [r for r in _resources(run.plan["planned_values"]["root_module"]) if r["type"] == rtype]
+
+
+def applied(run: EnvironmentRun, rtype: str) -> list[dict[str, Any]]:
+    return [r for r in _resources(run.state["values"]["root_module"]) if r["type"] == rtype]
+
+
+def one(resources: list[dict[str, Any]], address_part: str) -> dict[str, Any]:
+    matches = [r for r in resources if address_part in r["address"]]
+    assert len(matches) == 1, f"{address_part}: {[r['address'] for r in resources]}"
+    return matches[0]
+
+
+def sg_id(value: str) -> str:
+    # moto reports referenced groups as "<account>/sg-..."
+    return value.rsplit("/", 1)[-1]
+
+
+def test_apply_replan_destroy(env_run: EnvironmentRun) -> None:
+    assert env_run.error is None, env_run.error
+    assert not env_run.replan_changes, "re-plan after apply is not empty:\n" + "\n".join(
+        env_run.replan_changes
+    )
+    assert env_run.remaining_after_destroy == [], env_run.remaining_after_destroy
+    for name in (
+        "cloudfront_url",
+        "cloudfront_distribution_id",
+        "alb_dns_name",
+        "frontend_bucket",
+        "ecr_repository_url",
+        "ecs_cluster_name",
+        "producer_service_name",
+        "consumer_service_name",
+        "importer_function_name",
+    ):
+        assert env_run.outputs.get(name), f"output {name} is empty"
+    assert env_run.outputs["ecr_repository_url"].endswith(f"/countq-{env_run.env}")
+    assert env_run.outputs["cloudfront_url"].startswith("https://")
+
+
+def test_sizes_per_environment(env_run: EnvironmentRun) -> None:
+    prod = env_run.env == "prod"
+    azs = 3 if prod else 2
+    subnets = planned(env_run, "aws_subnet")
+    assert len(subnets) == 2 * azs
+    assert len({s["values"]["availability_zone"] for s in subnets}) == azs
+    assert len(planned(env_run, "aws_nat_gateway")) == (azs if prod else 1)
+    db = one(planned(env_run, "aws_db_instance"), "module.rds")["values"]
+    assert db["multi_az"] is prod
+    assert db["deletion_protection"] is prod
+    assert db["storage_encrypted"] is True
+    assert db["publicly_accessible"] is False
+    assert db["manage_master_user_password"] is True
+    assert db["engine"] == "mysql" and db["engine_version"].startswith("8.")
+    assert db["backup_retention_period"] >= (7 if prod else 1)
+    services = planned(env_run, "aws_ecs_service")
+    assert {s["values"]["name"] for s in services} == {"producer", "consumer"}
+    variables = env_run.plan["variables"]
+    for service in services:
+        assert service["values"]["desired_count"] >= (2 if prod else 1)
+        bounds = variables[service["values"]["name"]]["value"]
+        assert bounds["min_count"] >= (2 if prod else 1)
+        assert bounds["max_count"] > bounds["min_count"]
+        assert service["values"]["deployment_circuit_breaker"] == [
+            {"enable": True, "rollback": True}
+        ]
+    assert (
+        one(planned(env_run, "aws_lb"), "module.alb")["values"]["enable_deletion_protection"]
+        is prod
+    )
+
+
+def test_container_definitions(env_run: EnvironmentRun) -> None:
+    """Non-root, read-only root, /tmp volume, health check, no secret value in the environment."""
+    secrets = [v for v in env_run.secret_values if len(v) >= 8]
+    assert len(secrets) >= 2, "expected the MySQL and Redis application secrets in moto"
+    commands = {}
+    for task in applied(env_run, "aws_ecs_task_definition"):
+        (container,) = json.loads(task["values"]["container_definitions"])
+        commands[container["name"]] = container["command"]
+        assert container["user"] == "10001"
+        assert container["readonlyRootFilesystem"] is True
+        assert container["mountPoints"][0]["containerPath"] == "/tmp"
+        assert container["healthCheck"]["command"] == ["CMD", "countq", "check"]
+        assert container["portMappings"][0]["containerPort"] == 5080
+        assert not container.get("secrets"), "secrets are fetched by the app from their ARNs"
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert env["REDIS_CLUSTER"] == env["REDIS_TLS"] == env["MYSQL_TLS"] == "true"
+        for key in ("DB_SECRET_ARN", "REDIS_SECRET_ARN"):
+            assert env[key].startswith("arn:aws:secretsmanager:"), key
+        for key, value in env.items():
+            assert not re.search(r"PASSWORD|TOKEN|ACCESS_KEY", key), (
+                f"{key} in {container['name']} environment"
+            )
+            assert not any(s in value for s in secrets), (
+                f"{key} of {container['name']} holds a secret value"
+            )
+    assert commands == {"producer": ["countq", "producer"], "consumer": ["countq", "consumer"]}
+    (function,) = applied(env_run, "aws_lambda_function")
+    lambda_env = function["values"]["environment"][0]["variables"]
+    assert lambda_env["DB_SECRET_ARN"] != lambda_env["APP_DB_SECRET_ARN"]
+    assert lambda_env["MYSQL_TLS"] == "true"
+    for key, value in lambda_env.items():
+        assert not any(s in value for s in secrets), f"{key} of the importer holds a secret value"
+
+
+def test_task_roles_are_scoped(env_run: EnvironmentRun) -> None:
+    """Roles read exactly two secrets each; no wildcard resources except where AWS has none."""
+    secret_arns = {s["values"]["arn"] for s in applied(env_run, "aws_secretsmanager_secret")}
+    db = one(applied(env_run, "aws_db_instance"), "module.rds")["values"]
+    master_secret = db["master_user_secret"][0]["secret_arn"]
+    for policy in applied(env_run, "aws_iam_role_policy"):
+        document = json.loads(policy["values"]["policy"])
+        for statement in document["Statement"]:
+            resources = (
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            if "*" in resources:
+                assert set(actions) <= {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}, (
+                    policy["address"]
+                )
+            if "secretsmanager:GetSecretValue" in actions:
+                assert len(resources) == 2, policy["address"]
+                if "importer" in policy["address"]:
+                    assert master_secret in resources, policy["address"]
+                    assert set(resources) <= secret_arns | {master_secret}, policy["address"]
+                else:  # the services never see the master secret
+                    assert set(resources) <= secret_arns, policy["address"]
+
+
+def test_data_stores_only_from_services_and_importer(env_run: EnvironmentRun) -> None:
+    groups = {
+        g["values"]["name"]: g["values"]["id"] for g in applied(env_run, "aws_security_group")
+    }
+    name = f"countq-{env_run.env}"
+    expected = {
+        f"{name}-mysql": {
+            groups[f"{name}-producer"],
+            groups[f"{name}-consumer"],
+            groups[f"{name}-importer"],
+        },
+        f"{name}-redis": {groups[f"{name}-producer"], groups[f"{name}-consumer"]},
+    }
+    for group in applied(env_run, "aws_security_group"):
+        if group["values"]["name"] in expected:
+            assert group["values"]["ingress"] == [], "no inline rules besides the listed ones"
+    rules = applied(env_run, "aws_vpc_security_group_ingress_rule")
+    for store, allowed in expected.items():
+        store_rules = [
+            r["values"] for r in rules if r["values"]["security_group_id"] == groups[store]
+        ]
+        assert {sg_id(r["referenced_security_group_id"]) for r in store_rules} == allowed
+        for rule in store_rules:
+            assert (
+                rule["cidr_ipv4"] is None
+                and rule["cidr_ipv6"] is None
+                and rule["prefix_list_id"] is None
+            )
+            assert rule["from_port"] in (3306, 6379)
+    # In the plan, the same: keyed rules with no CIDR.
+    plan_rules = planned(env_run, "aws_vpc_security_group_ingress_rule")
+    mysql_keys = {r["index"] for r in plan_rules if r["address"].startswith("module.rds.")}
+    redis_keys = {r["index"] for r in plan_rules if r["address"].startswith("module.redis.")}
+    assert mysql_keys == {"producer", "consumer", "importer"}
+    assert redis_keys == {"producer", "consumer"}
+    alb_rules = [r["values"] for r in plan_rules if r["address"].startswith("module.alb.")]
+    assert alb_rules and all(r["cidr_ipv4"] is None for r in alb_rules), (
+        "the ALB is open to CloudFront only"
+    )
+
+
+def test_frontend_bucket_private_and_cloudfront_only(env_run: EnvironmentRun) -> None:
+    block = one(planned(env_run, "aws_s3_bucket_public_access_block"), "module.frontend")["values"]
+    assert all(
+        block[k]
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
+    ownership = one(planned(env_run, "aws_s3_bucket_ownership_controls"), "module.frontend")[
+        "values"
+    ]
+    assert ownership["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+
+    distribution = one(applied(env_run, "aws_cloudfront_distribution"), "module.frontend")["values"]
+    policy = json.loads(
+        one(applied(env_run, "aws_s3_bucket_policy"), "module.frontend")["values"]["policy"]
+    )
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert len(allows) == 1
+    assert allows[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allows[0]["Action"] == "s3:GetObject"
+    assert allows[0]["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution["arn"]}}
+
+    # The S3 origin signs with origin access control; the API paths go to the ALB.
+    config = env_run.plan["configuration"]["root_module"]["module_calls"]["frontend"]["module"]
+    (cloudfront,) = [
+        r for r in config["resources"] if r["address"] == "aws_cloudfront_distribution.this"
+    ]
+    origins = cloudfront["expressions"]["origin"]
+    s3_origin = next(o for o in origins if "origin_access_control_id" in o)
+    assert (
+        "aws_cloudfront_origin_access_control.this.id"
+        in s3_origin["origin_access_control_id"]["references"]
+    )
+
+    planned_cf = one(planned(env_run, "aws_cloudfront_distribution"), "module.frontend")["values"]
+    behaviors = planned_cf["default_cache_behavior"] + planned_cf["ordered_cache_behavior"]
+    assert all(b["viewer_protocol_policy"] == "redirect-to-https" for b in behaviors)
+    api = {b["path_pattern"]: b["target_origin_id"] for b in planned_cf["ordered_cache_behavior"]}
+    for path in ("/count", "/health", "/ready", "/stats"):
+        assert api.get(path) == "alb", f"{path} is not routed to the ALB"
+    assert planned_cf["default_cache_behavior"][0]["target_origin_id"] == "s3"
