@@ -68,32 +68,18 @@ locals {
 
 # --- ALB
 
-resource "aws_cloudwatch_metric_alarm" "target_5xx" {
-  alarm_name          = "${var.name}-target-5xx"
-  alarm_description   = "The producer tasks answer 5xx."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_Target_5XX_Count"
-  dimensions          = { LoadBalancer = var.alb_arn_suffix }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  threshold           = var.alb_5xx_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
+# 5xx from the producers, and from the ALB itself: no healthy target (503),
+# targets refusing or timing out (502/504), which the targets' count never sees.
+resource "aws_cloudwatch_metric_alarm" "http_5xx" {
+  for_each = {
+    target = { metric = "HTTPCode_Target_5XX_Count", description = "The producer tasks answer 5xx." }
+    elb    = { metric = "HTTPCode_ELB_5XX_Count", description = "The load balancer itself answers 5xx: no healthy producer, or producers refusing or timing out." }
+  }
 
-  tags = var.tags
-}
-
-# The ALB's own 5xx: no healthy target (503), targets refusing or timing out
-# (502/504). The target alarm above never sees these.
-resource "aws_cloudwatch_metric_alarm" "elb_5xx" {
-  alarm_name          = "${var.name}-elb-5xx"
-  alarm_description   = "The load balancer itself answers 5xx: no healthy producer, or producers refusing or timing out."
+  alarm_name          = "${var.name}-${each.key}-5xx"
+  alarm_description   = each.value.description
   namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_ELB_5XX_Count"
+  metric_name         = each.value.metric
   dimensions          = { LoadBalancer = var.alb_arn_suffix }
   statistic           = "Sum"
   period              = 60
@@ -304,7 +290,7 @@ locals {
         ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum", label = "From the load balancer" }],
         ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum", label = "From the producers" }],
       ]
-      alarm = aws_cloudwatch_metric_alarm.elb_5xx.threshold
+      alarm = aws_cloudwatch_metric_alarm.http_5xx["elb"].threshold
     },
     {
       title   = "API latency p99 (seconds)"

@@ -6,11 +6,8 @@ output "topic_arn" {
 output "alarm_names" {
   description = "Names of all alarms."
   value = concat(
-    [
-      aws_cloudwatch_metric_alarm.target_5xx.alarm_name,
-      aws_cloudwatch_metric_alarm.elb_5xx.alarm_name,
-      aws_cloudwatch_metric_alarm.alb_unhealthy.alarm_name,
-    ],
+    [for a in aws_cloudwatch_metric_alarm.http_5xx : a.alarm_name],
+    [aws_cloudwatch_metric_alarm.alb_unhealthy.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.ecs_running : a.alarm_name],
     [
       aws_cloudwatch_metric_alarm.rds_cpu.alarm_name,
