@@ -71,9 +71,10 @@ module "alb" {
   name                = local.name
   vpc_id              = module.network.vpc_id
   vpc_cidr_block      = module.network.vpc_cidr_block
-  public_subnet_ids   = module.network.public_subnet_ids
-  certificate_arn     = var.alb_certificate_arn
+  subnet_ids          = module.network.private_subnet_ids
   deletion_protection = var.protect_data
+  access_log_days     = var.log_retention_days
+  force_destroy       = !var.protect_data
   tags                = local.tags
 }
 
@@ -194,6 +195,19 @@ module "importer" {
   tags               = local.tags
 }
 
+module "waf" {
+  source = "../modules/waf"
+  count  = var.waf_enabled ? 1 : 0
+  # A CloudFront web ACL lives in us-east-1.
+  providers = {
+    aws = aws.us_east_1
+  }
+
+  name       = local.name
+  rate_limit = var.waf_post_count_limit
+  tags       = local.tags
+}
+
 module "frontend" {
   source = "../modules/frontend"
   providers = {
@@ -201,13 +215,15 @@ module "frontend" {
     aws.us_east_1 = aws.us_east_1
   }
 
-  name            = local.name
-  alb_dns_name    = module.alb.dns_name
-  price_class     = var.cloudfront_price_class
-  domain_name     = var.domain_name
-  route53_zone_id = var.route53_zone_id
-  force_destroy   = !var.protect_data
-  tags            = local.tags
+  name              = local.name
+  alb_dns_name      = module.alb.dns_name
+  alb_vpc_origin_id = module.alb.vpc_origin_id
+  web_acl_arn       = one(module.waf[*].arn)
+  price_class       = var.cloudfront_price_class
+  domain_name       = var.domain_name
+  route53_zone_id   = var.route53_zone_id
+  force_destroy     = !var.protect_data
+  tags              = local.tags
 }
 
 module "monitoring" {
@@ -215,6 +231,7 @@ module "monitoring" {
 
   name                      = local.name
   alarm_email               = var.alarm_email
+  key_deletion_window_days  = var.protect_data ? 30 : 7
   alb_arn_suffix            = module.alb.arn_suffix
   target_group_arn_suffix   = module.alb.target_group_arn_suffix
   cluster_name              = module.cluster.cluster_name

@@ -9,7 +9,7 @@ output "cloudfront_distribution_id" {
 }
 
 output "alb_dns_name" {
-  description = "DNS name of the ALB (reachable from CloudFront only)."
+  description = "DNS name of the internal ALB (reachable only through the CloudFront VPC origin)."
   value       = module.alb.dns_name
 }
 
@@ -51,4 +51,14 @@ output "imports_bucket" {
 output "alarm_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.monitoring.topic_arn
+}
+
+output "dashboard_url" {
+  description = "CloudWatch dashboard of the environment."
+  value       = "https://console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.name}#dashboards/dashboard/${module.monitoring.dashboard_name}"
+}
+
+output "alb_access_logs_bucket" {
+  description = "Bucket holding the ALB access logs."
+  value       = module.alb.access_logs_bucket
 }

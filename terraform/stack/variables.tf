@@ -156,16 +156,26 @@ variable "route53_zone_id" {
   default     = null
 }
 
-variable "alb_certificate_arn" {
-  description = "ACM certificate in the stack's region for an HTTPS listener on the ALB (optional)."
+variable "alarm_email" {
+  description = "E-mail address the alarms go to. AWS mails it a confirmation link on the first apply; nothing is delivered until that link is followed."
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address."
+  }
 }
 
-variable "alarm_email" {
-  description = "E-mail address for alarm notifications (null: none)."
-  type        = string
-  default     = null
+variable "waf_enabled" {
+  description = "Attach a WAF web ACL to the distribution: a per-IP rate limit on POST /count and the AWS common rule set (about $7 a month plus $0.60 per million requests)."
+  type        = bool
+  default     = false
+}
+
+variable "waf_post_count_limit" {
+  description = "POST /count requests one client IP may send in 5 minutes before WAF answers 429 (10 or more)."
+  type        = number
+  default     = 300
 }
 
 variable "log_level" {

@@ -16,4 +16,11 @@ inputs = {
   log_retention_days        = 7
   producer                  = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
   consumer                  = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+
+  # Alarms go to this address (replace it with the team's). AWS mails it a
+  # confirmation link on the first deploy; follow it, or nothing arrives.
+  alarm_email = "countq-dev-alarms@example.com"
+
+  # No WAF here (about $7 a month); stage and prod run it.
+  waf_enabled = false
 }

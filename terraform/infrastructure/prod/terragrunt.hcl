@@ -20,4 +20,13 @@ inputs = {
   log_retention_days        = 30
   producer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
   consumer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
+
+  # Alarms go to this address (replace it with the team's). AWS mails it a
+  # confirmation link on the first deploy; follow it, or nothing arrives.
+  alarm_email = "countq-prod-alarms@example.com"
+
+  # WAF on the distribution: at most waf_post_count_limit POST /count per
+  # client IP per 5 minutes, and the AWS common rule set.
+  waf_enabled          = true
+  waf_post_count_limit = 300
 }

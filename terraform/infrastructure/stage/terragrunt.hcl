@@ -16,4 +16,13 @@ inputs = {
   log_retention_days        = 14
   producer                  = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 3 }
   consumer                  = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 3 }
+
+  # Alarms go to this address (replace it with the team's). AWS mails it a
+  # confirmation link on the first deploy; follow it, or nothing arrives.
+  alarm_email = "countq-stage-alarms@example.com"
+
+  # WAF on the distribution: at most waf_post_count_limit POST /count per
+  # client IP per 5 minutes, and the AWS common rule set.
+  waf_enabled          = true
+  waf_post_count_limit = 300
 }

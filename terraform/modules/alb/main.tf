@@ -1,40 +1,23 @@
-# Only CloudFront reaches the ALB: its origin-facing prefix list is the sole
-# source allowed in, so the API cannot be hit directly from the internet.
-data "aws_ec2_managed_prefix_list" "cloudfront" {
-  name = "com.amazonaws.global.cloudfront.origin-facing"
-}
+# An internal ALB in private subnets: nothing on the internet can open a
+# connection to it. CloudFront reaches it through a VPC origin, whose network
+# interfaces in this VPC carry the security group CloudFront creates for VPC
+# origins; that group is the only source the ALB accepts.
+
+data "aws_caller_identity" "current" {}
 
 locals {
-  https = var.certificate_arn != null
+  # Created by CloudFront in the VPC with its first VPC origin there (one per
+  # VPC, managed by AWS: never modified here, only referenced).
+  cloudfront_security_group = "CloudFront-VPCOrigins-Service-SG"
+  listener_port             = 80
 }
 
 resource "aws_security_group" "this" {
   name        = "${var.name}-alb"
-  description = "ALB ${var.name}: HTTP(S) from CloudFront only"
+  description = "ALB ${var.name}: HTTP from the CloudFront VPC origin only"
   vpc_id      = var.vpc_id
 
   tags = merge(var.tags, { Name = "${var.name}-alb" })
-}
-
-resource "aws_vpc_security_group_ingress_rule" "http" {
-  #checkov:skip=CKV_AWS_260:The source is CloudFront's origin-facing prefix list, not 0.0.0.0/0; checkov does not resolve prefix lists.
-  security_group_id = aws_security_group.this.id
-  description       = "HTTP from CloudFront"
-  prefix_list_id    = data.aws_ec2_managed_prefix_list.cloudfront.id
-  ip_protocol       = "tcp"
-  from_port         = 80
-  to_port           = 80
-}
-
-resource "aws_vpc_security_group_ingress_rule" "https" {
-  count = local.https ? 1 : 0
-
-  security_group_id = aws_security_group.this.id
-  description       = "HTTPS from CloudFront"
-  prefix_list_id    = data.aws_ec2_managed_prefix_list.cloudfront.id
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
 }
 
 resource "aws_vpc_security_group_egress_rule" "targets" {
@@ -48,23 +31,30 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_150:Deletion protection follows var.deletion_protection, which prod turns on (protect_data).
-  #checkov:skip=CKV_AWS_91:Access logs need a log bucket per environment; CloudFront sees every request first and the ALB metrics are alarmed.
-  #checkov:skip=CKV2_AWS_20:HTTP stays open for CloudFront, which terminates HTTPS for viewers (see the listener).
-  #checkov:skip=CKV2_AWS_28:No WAF: the ALB only accepts CloudFront's origin-facing addresses; a WAF would sit on CloudFront if needed.
+  #checkov:skip=CKV2_AWS_20:Internal ALB behind CloudFront, which terminates viewer HTTPS; no public listener exists to redirect.
+  #checkov:skip=CKV2_AWS_28:The WAF sits on the CloudFront distribution (modules/waf); every request reaches this internal ALB through it.
   name                       = var.name
   load_balancer_type         = "application"
-  internal                   = false
+  internal                   = true
   security_groups            = [aws_security_group.this.id]
-  subnets                    = var.public_subnet_ids
+  subnets                    = var.subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
   idle_timeout               = 60
 
+  access_logs {
+    bucket  = aws_s3_bucket.logs.id
+    enabled = true
+  }
+
   tags = var.tags
+
+  # ELB writes a test object when logging is turned on; the policy must exist first.
+  depends_on = [aws_s3_bucket_policy.logs]
 }
 
 resource "aws_lb_target_group" "this" {
-  #checkov:skip=CKV_AWS_378:Targets are Fargate tasks in private subnets reached only from the ALB's group; TLS ends at CloudFront (and the ALB).
+  #checkov:skip=CKV_AWS_378:Targets are Fargate tasks in private subnets reached only from the ALB's group; TLS ends at CloudFront.
   name                 = var.name
   port                 = var.target_port
   protocol             = "HTTP"
@@ -85,10 +75,10 @@ resource "aws_lb_target_group" "this" {
 }
 
 resource "aws_lb_listener" "http" {
-  #checkov:skip=CKV_AWS_2:CloudFront talks to this origin over HTTP inside AWS; viewers get HTTPS from CloudFront. Set certificate_arn for an HTTPS listener too.
-  #checkov:skip=CKV_AWS_103:Same as CKV_AWS_2: no TLS on the CloudFront-only HTTP listener.
+  #checkov:skip=CKV_AWS_2:Internal listener reached only by the CloudFront VPC origin over AWS's network; an internal ALB name cannot carry a certificate CloudFront would accept.
+  #checkov:skip=CKV_AWS_103:Same as CKV_AWS_2: no TLS on the VPC-origin-only internal listener.
   load_balancer_arn = aws_lb.this.arn
-  port              = 80
+  port              = local.listener_port
   protocol          = "HTTP"
 
   default_action {
@@ -99,19 +89,148 @@ resource "aws_lb_listener" "http" {
   tags = var.tags
 }
 
-resource "aws_lb_listener" "https" {
-  count = local.https ? 1 : 0
+# --- CloudFront's way in: the VPC origin, and the ALB open to its group only
 
-  load_balancer_arn = aws_lb.this.arn
-  port              = 443
-  protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.certificate_arn
+resource "aws_cloudfront_vpc_origin" "this" {
+  vpc_origin_endpoint_config {
+    name                   = var.name
+    arn                    = aws_lb.this.arn
+    http_port              = local.listener_port
+    https_port             = 443
+    origin_protocol_policy = "http-only"
 
-  default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.this.arn
+    # Required by the API even for http-only; unused.
+    origin_ssl_protocols {
+      items    = ["TLSv1.2"]
+      quantity = 1
+    }
   }
 
   tags = var.tags
+}
+
+data "aws_security_group" "cloudfront" {
+  filter {
+    name   = "group-name"
+    values = [local.cloudfront_security_group]
+  }
+
+  filter {
+    name   = "vpc-id"
+    values = [var.vpc_id]
+  }
+
+  # The group exists once the VPC origin is deployed.
+  depends_on = [aws_cloudfront_vpc_origin.this]
+}
+
+resource "aws_vpc_security_group_ingress_rule" "cloudfront" {
+  #checkov:skip=CKV_AWS_260:The only source is CloudFront's VPC origin security group (referenced_security_group_id), no CIDR; checkov does not resolve data sources.
+  security_group_id            = aws_security_group.this.id
+  description                  = "HTTP from the CloudFront VPC origin"
+  referenced_security_group_id = data.aws_security_group.cloudfront.id
+  ip_protocol                  = "tcp"
+  from_port                    = local.listener_port
+  to_port                      = local.listener_port
+}
+
+# --- Access logs: one object per 5 minutes per node, kept access_log_days
+
+resource "aws_s3_bucket" "logs" {
+  #checkov:skip=CKV_AWS_18:This is the log bucket; logging its own reads would log the logs.
+  #checkov:skip=CKV_AWS_21:Append-only log objects, expired by the lifecycle rule; versions would only keep expired logs.
+  #checkov:skip=CKV_AWS_144:Access logs are operational records; a cross-region replica doubles cost for no recovery need.
+  #checkov:skip=CKV_AWS_145:ELB access logs support SSE-S3 only, not SSE-KMS.
+  #checkov:skip=CKV2_AWS_62:No consumer for S3 event notifications on access logs.
+  bucket        = "${var.name}-alb-logs-${data.aws_caller_identity.current.account_id}"
+  force_destroy = var.force_destroy
+
+  tags = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+
+    filter {}
+
+    expiration {
+      days = var.access_log_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+# ELB's log delivery service principal, as AWS documents it now: the older
+# per-Region ELB account IDs do not exist in Regions opened since 2022 (and
+# the provider's aws_elb_service_account fails there).
+data "aws_iam_policy_document" "logs" {
+  statement {
+    sid       = "ElbLogDelivery"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  policy = data.aws_iam_policy_document.logs.json
+
+  depends_on = [aws_s3_bucket_public_access_block.logs]
 }

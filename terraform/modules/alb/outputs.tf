@@ -1,5 +1,5 @@
 output "dns_name" {
-  description = "DNS name of the ALB."
+  description = "DNS name of the internal ALB (resolves to private addresses)."
   value       = aws_lb.this.dns_name
 }
 
@@ -23,7 +23,12 @@ output "security_group_id" {
   value       = aws_security_group.this.id
 }
 
-output "https_enabled" {
-  description = "Whether an HTTPS listener exists."
-  value       = local.https
+output "vpc_origin_id" {
+  description = "ID of the CloudFront VPC origin for this ALB (the distribution's API origin)."
+  value       = aws_cloudfront_vpc_origin.this.id
+}
+
+output "access_logs_bucket" {
+  description = "Bucket holding the ALB access logs."
+  value       = aws_s3_bucket.logs.id
 }

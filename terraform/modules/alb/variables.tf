@@ -1,10 +1,10 @@
 variable "name" {
-  description = "Name of the ALB and its target group (at most 32 characters)."
+  description = "Name of the ALB, its target group and VPC origin (at most 32 characters)."
   type        = string
 }
 
 variable "vpc_id" {
-  description = "VPC of the ALB."
+  description = "VPC of the ALB (it must have an internet gateway attached, as CloudFront VPC origins require)."
   type        = string
 }
 
@@ -13,8 +13,8 @@ variable "vpc_cidr_block" {
   type        = string
 }
 
-variable "public_subnet_ids" {
-  description = "Public subnets, at least two AZs."
+variable "subnet_ids" {
+  description = "Private subnets of the internal ALB, at least two AZs."
   type        = list(string)
 }
 
@@ -30,14 +30,25 @@ variable "health_check_path" {
   default     = "/health"
 }
 
-variable "certificate_arn" {
-  description = "ACM certificate (same region) for an HTTPS listener; null for HTTP only."
-  type        = string
-  default     = null
-}
-
 variable "deletion_protection" {
   description = "Protect the ALB from deletion."
+  type        = bool
+  default     = false
+}
+
+variable "access_log_days" {
+  description = "Days the access logs are kept in their bucket."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.access_log_days >= 1
+    error_message = "access_log_days must be at least 1."
+  }
+}
+
+variable "force_destroy" {
+  description = "Delete the access log bucket with its objects on destroy (non-production)."
   type        = bool
   default     = false
 }

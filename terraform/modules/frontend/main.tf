@@ -117,11 +117,11 @@ resource "aws_cloudfront_origin_access_control" "this" {
 
 resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV2_AWS_32:Every behaviour sets the AWS-managed SecurityHeadersPolicy by its fixed ID; checkov only sees policies declared as resources.
-  #checkov:skip=CKV_AWS_68:No WAF: cost; the API is rate-bounded by the producer's backlog limit. Add a web ACL here if abuse appears.
+  #checkov:skip=CKV_AWS_68:The web ACL comes in through var.web_acl_arn (modules/waf): on in prod and stage, an input elsewhere.
   #checkov:skip=CKV_AWS_86:Standard logging needs a log bucket with ACLs; CloudFront metrics are enough for this service.
   #checkov:skip=CKV_AWS_310:No origin failover: one S3 origin and one ALB origin, each regional and highly available itself.
   #checkov:skip=CKV_AWS_374:No geo restriction: the service is not region-bound.
-  #checkov:skip=CKV2_AWS_47:No WAF (see CKV_AWS_68), so no Log4j rule set.
+  #checkov:skip=CKV2_AWS_47:No Log4j rule set: the API is Python (no Java, no Log4j); the web ACL runs the AWS common rule set.
   #checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate cannot set a minimum TLS version; with a domain, TLSv1.2_2021 is set.
   #checkov:skip=CKV2_AWS_42:A custom certificate is optional (domain_name); without it the default *.cloudfront.net certificate is used.
   enabled             = true
@@ -130,6 +130,7 @@ resource "aws_cloudfront_distribution" "this" {
   default_root_object = "index.html"
   price_class         = var.price_class
   aliases             = local.custom_domain ? [var.domain_name] : []
+  web_acl_id          = var.web_acl_arn
 
   origin {
     origin_id                = local.s3_origin_id
@@ -137,16 +138,14 @@ resource "aws_cloudfront_distribution" "this" {
     origin_access_control_id = aws_cloudfront_origin_access_control.this.id
   }
 
+  # The internal ALB, reached through its VPC origin (modules/alb): the
+  # request enters the VPC from CloudFront, never from the internet.
   origin {
     origin_id   = local.alb_origin_id
     domain_name = var.alb_dns_name
 
-    custom_origin_config {
-      http_port  = 80
-      https_port = 443
-      # HTTPS to the ALB needs a certificate for the ALB's own name.
-      origin_protocol_policy = var.alb_https ? "https-only" : "http-only"
-      origin_ssl_protocols   = ["TLSv1.2"]
+    vpc_origin_config {
+      vpc_origin_id = var.alb_vpc_origin_id
     }
   }
 

@@ -4,14 +4,19 @@ variable "name" {
 }
 
 variable "alb_dns_name" {
-  description = "DNS name of the ALB serving the API paths."
+  description = "DNS name of the internal ALB serving the API paths."
   type        = string
 }
 
-variable "alb_https" {
-  description = "Reach the ALB over HTTPS (needs a certificate on the ALB valid for alb_dns_name)."
-  type        = bool
-  default     = false
+variable "alb_vpc_origin_id" {
+  description = "ID of the CloudFront VPC origin of that ALB (modules/alb output vpc_origin_id)."
+  type        = string
+}
+
+variable "web_acl_arn" {
+  description = "ARN of a WAFv2 web ACL (scope CLOUDFRONT) attached to the distribution (null: none)."
+  type        = string
+  default     = null
 }
 
 # /metrics is left out on purpose: it stays inside the VPC, not on the internet.

@@ -1,6 +1,55 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+# --- Topic. CloudWatch publishes alarms to an encrypted topic only when the
+# key's policy lets cloudwatch.amazonaws.com use it; the AWS-managed
+# alias/aws/sns key cannot grant that, so the topic has its own key.
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:This is a key policy: "*" is this key only, and the account statement is KMS's default, without which the key cannot be managed.
+  #checkov:skip=CKV_AWS_111:Key policy (see CKV_AWS_109): the resource is this key only.
+  #checkov:skip=CKV_AWS_356:Key policy (see CKV_AWS_109): in a key policy "*" means this key.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description             = "Encrypts the ${var.name} alarm topic (CloudWatch may use it)"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.key.json
+
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "alarms" {
+  name          = "alias/${var.name}-alarms"
+  target_key_id = aws_kms_key.alarms.key_id
+}
+
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms.arn
 
   tags = var.tags
 }
@@ -19,11 +68,18 @@ locals {
 
 # --- ALB
 
-resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
-  alarm_name          = "${var.name}-alb-5xx"
-  alarm_description   = "The API answers 5xx (targets or the ALB itself)."
+# 5xx from the producers, and from the ALB itself: no healthy target (503),
+# targets refusing or timing out (502/504), which the targets' count never sees.
+resource "aws_cloudwatch_metric_alarm" "http_5xx" {
+  for_each = {
+    target = { metric = "HTTPCode_Target_5XX_Count", description = "The producer tasks answer 5xx." }
+    elb    = { metric = "HTTPCode_ELB_5XX_Count", description = "The load balancer itself answers 5xx: no healthy producer, or producers refusing or timing out." }
+  }
+
+  alarm_name          = "${var.name}-${each.key}-5xx"
+  alarm_description   = each.value.description
   namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_Target_5XX_Count"
+  metric_name         = each.value.metric
   dimensions          = { LoadBalancer = var.alb_arn_suffix }
   statistic           = "Sum"
   period              = 60
@@ -214,4 +270,95 @@ resource "aws_cloudwatch_metric_alarm" "backlog_age" {
   ok_actions          = local.actions
 
   tags = var.tags
+}
+
+# --- Dashboard: the figures an operator looks at first, three per row.
+
+locals {
+  app_dimensions = flatten([for k, v in var.metrics_dimensions : [k, v]])
+
+  # One metric line: [namespace, name, dimension name, value, ..., options].
+  # The thresholds of the alarms above are drawn as horizontal lines.
+  widgets = [
+    {
+      title   = "API requests (per minute)"
+      metrics = [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum", label = "Requests" }]]
+    },
+    {
+      title = "API 5xx (per minute)"
+      metrics = [
+        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum", label = "From the load balancer" }],
+        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum", label = "From the producers" }],
+      ]
+      alarm = aws_cloudwatch_metric_alarm.http_5xx["elb"].threshold
+    },
+    {
+      title   = "API latency p99 (seconds)"
+      metrics = [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, { stat = "p99", label = "p99" }]]
+    },
+    {
+      title   = "Queue backlog (messages)"
+      metrics = [concat([var.metrics_namespace, "Backlog"], local.app_dimensions, [{ stat = "Maximum", label = "Queued + pending" }])]
+    },
+    {
+      title   = "Oldest queued message (seconds)"
+      metrics = [concat([var.metrics_namespace, "OldestAgeSeconds"], local.app_dimensions, [{ stat = "Maximum", label = "Age" }])]
+      alarm   = aws_cloudwatch_metric_alarm.backlog_age.threshold
+    },
+    {
+      title = "Running tasks"
+      metrics = [
+        for service in var.service_names :
+        ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", var.cluster_name, "ServiceName", service, { stat = "Average", label = service }]
+      ]
+    },
+    {
+      title   = "RDS CPU (%)"
+      metrics = [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", var.rds_instance_identifier, { stat = "Average", label = "CPU" }]]
+      alarm   = aws_cloudwatch_metric_alarm.rds_cpu.threshold
+    },
+    {
+      title   = "RDS connections"
+      metrics = [["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", var.rds_instance_identifier, { stat = "Maximum", label = "Connections" }]]
+      alarm   = aws_cloudwatch_metric_alarm.rds_connections.threshold
+    },
+    {
+      title   = "Redis ECPU (per minute)"
+      metrics = [["AWS/ElastiCache", "ElastiCacheProcessingUnits", "clusterId", var.redis_cache_name, { stat = "Sum", label = "ECPU" }]]
+      alarm   = aws_cloudwatch_metric_alarm.redis_ecpu.threshold
+    },
+    {
+      title   = "Redis storage (bytes)"
+      metrics = [["AWS/ElastiCache", "BytesUsedForCache", "clusterId", var.redis_cache_name, { stat = "Maximum", label = "Bytes used" }]]
+      alarm   = aws_cloudwatch_metric_alarm.redis_memory.threshold
+    },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name
+  dashboard_body = jsonencode({
+    widgets = [
+      for i, w in local.widgets : {
+        type   = "metric"
+        x      = (i % 3) * 8
+        y      = floor(i / 3) * 6
+        width  = 8
+        height = 6
+        properties = merge(
+          {
+            title   = w.title
+            region  = data.aws_region.current.name
+            view    = "timeSeries"
+            stacked = false
+            period  = 60
+            metrics = w.metrics
+          },
+          lookup(w, "alarm", null) == null ? {} : {
+            annotations = { horizontal = [{ label = "Alarm threshold", value = w.alarm }] }
+          },
+        )
+      }
+    ]
+  })
 }

@@ -6,7 +6,8 @@ output "topic_arn" {
 output "alarm_names" {
   description = "Names of all alarms."
   value = concat(
-    [aws_cloudwatch_metric_alarm.alb_5xx.alarm_name, aws_cloudwatch_metric_alarm.alb_unhealthy.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.http_5xx : a.alarm_name],
+    [aws_cloudwatch_metric_alarm.alb_unhealthy.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.ecs_running : a.alarm_name],
     [
       aws_cloudwatch_metric_alarm.rds_cpu.alarm_name,
@@ -17,4 +18,14 @@ output "alarm_names" {
       aws_cloudwatch_metric_alarm.backlog_age.alarm_name,
     ],
   )
+}
+
+output "kms_key_arn" {
+  description = "KMS key encrypting the alarm topic (its policy lets CloudWatch publish)."
+  value       = aws_kms_key.alarms.arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
 }

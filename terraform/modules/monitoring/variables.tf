@@ -4,9 +4,20 @@ variable "name" {
 }
 
 variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic (null: none; confirm the subscription mail)."
+  description = "E-mail address subscribed to the alarm topic (null: none). AWS mails it a confirmation link; alarms reach it once that link is followed."
   type        = string
   default     = null
+}
+
+variable "key_deletion_window_days" {
+  description = "Days a deleted alarm topic key can still be restored (7-30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.key_deletion_window_days >= 7 && var.key_deletion_window_days <= 30
+    error_message = "key_deletion_window_days must be between 7 and 30."
+  }
 }
 
 variable "alb_arn_suffix" {
@@ -20,7 +31,7 @@ variable "target_group_arn_suffix" {
 }
 
 variable "alb_5xx_threshold" {
-  description = "5xx responses per minute that count as a bad minute."
+  description = "5xx responses per minute (from the targets, or from the ALB itself) that count as a bad minute."
   type        = number
   default     = 5
 }

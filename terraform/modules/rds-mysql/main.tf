@@ -24,9 +24,16 @@ resource "aws_db_subnet_group" "this" {
   tags = var.tags
 }
 
+locals {
+  # "8.4" or "8.4.5" -> mysql8.4: the parameter family follows the major version.
+  major_version = regex("^[0-9]+\\.[0-9]+", var.engine_version)
+}
+
 resource "aws_db_parameter_group" "this" {
-  name   = "${var.name}-mysql8"
-  family = "mysql8.0"
+  # Named after its family: a major upgrade creates the new group first,
+  # moves the instance to it, then deletes the old one.
+  name   = "${var.name}-mysql${replace(local.major_version, ".", "")}"
+  family = "mysql${local.major_version}"
 
   # Clients must use TLS (the application sets MYSQL_TLS=true in AWS).
   parameter {
@@ -45,6 +52,10 @@ resource "aws_db_parameter_group" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_db_instance" "this" {
@@ -56,6 +67,10 @@ resource "aws_db_instance" "this" {
   engine         = "mysql"
   engine_version = var.engine_version
   instance_class = var.instance_class
+  # Explicit: RDS enrolls new instances in paid Extended Support by default.
+  engine_lifecycle_support = var.engine_lifecycle_support
+  # A new major engine_version here is the upgrade (with its parameter group).
+  allow_major_version_upgrade = true
 
   allocated_storage     = var.allocated_storage
   max_allocated_storage = var.max_allocated_storage

@@ -19,9 +19,25 @@ variable "allowed_security_group_ids" {
 }
 
 variable "engine_version" {
-  description = "MySQL engine version."
+  description = "MySQL engine version: a major version (RDS picks its default minor and upgrades minors itself) or an exact one; the parameter family follows it."
   type        = string
-  default     = "8.0"
+  default     = "8.4"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+(\\.[0-9]+)?$", var.engine_version))
+    error_message = "engine_version must look like 8.4 or 8.4.5."
+  }
+}
+
+variable "engine_lifecycle_support" {
+  description = "RDS Extended Support: open-source-rds-extended-support-disabled (RDS upgrades the engine when its standard support ends) or open-source-rds-extended-support (keep running it, billed per vCPU-hour)."
+  type        = string
+  default     = "open-source-rds-extended-support-disabled"
+
+  validation {
+    condition     = contains(["open-source-rds-extended-support", "open-source-rds-extended-support-disabled"], var.engine_lifecycle_support)
+    error_message = "engine_lifecycle_support must be open-source-rds-extended-support or open-source-rds-extended-support-disabled."
+  }
 }
 
 variable "instance_class" {

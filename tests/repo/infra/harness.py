@@ -46,6 +46,7 @@ ENDPOINT_SERVICES = (
     "elasticache",
     "elbv2",
     "iam",
+    "kms",
     "lambda",
     "logs",
     "rds",
@@ -55,6 +56,7 @@ ENDPOINT_SERVICES = (
     "servicediscovery",
     "sns",
     "sts",
+    "wafv2",
 )
 
 # What moto cannot emulate (see the README, "Testing against moto").

@@ -1,0 +1,438 @@
+"""What makes the stack safe to run in production (issue 11, sections 1-3 and 8):
+alarms that reach someone, a private origin, a rate limit, a supported engine.
+
+Two sources of truth. The plan of the real modules, made against moto without
+the test-only overrides (moto has no CloudFront VPC origins, so the applied
+runs leave those out): it shows exactly what would be created in AWS. And the
+state of the environments applied on moto (the session's `env_run`): it shows
+what the provider really created, where the plan only knows "after apply".
+What only AWS can prove is listed in the README ("Testing against moto").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.services import require_tool
+from tests.repo.infra import harness
+from tests.repo.infra.harness import EnvironmentRun
+
+# One environment with the WAF on and one with it off; prod is also the HA shape.
+PLANNED = ("dev", "prod")
+VPC_ORIGIN_GROUP = "CloudFront-VPCOrigins-Service-SG"
+
+
+@dataclass
+class Plan:
+    """`terraform show -json` of a saved plan, with the environment's inputs."""
+
+    env: str
+    inputs: dict[str, Any]
+    json: dict[str, Any]
+
+    def planned(self, rtype: str, module: str = "") -> list[dict[str, Any]]:
+        return [
+            r
+            for r in _resources(self.json["planned_values"]["root_module"])
+            if r["type"] == rtype and r["address"].startswith(module)
+        ]
+
+    def one(self, address: str) -> dict[str, Any]:
+        (found,) = [
+            r
+            for r in _resources(self.json["planned_values"]["root_module"])
+            if r["address"] == address
+        ]
+        return dict(found)
+
+    def change(self, address: str) -> dict[str, Any]:
+        (found,) = [r for r in self.json["resource_changes"] if r["address"] == address]
+        return dict(found["change"])
+
+    def module_call(self, name: str) -> dict[str, Any]:
+        calls: dict[str, dict[str, Any]] = self.json["configuration"]["root_module"]["module_calls"]
+        return calls[name]
+
+    def configured_types(self) -> set[str]:
+        """Every resource and data source type in the configuration, all modules."""
+        types: set[str] = set()
+        modules = [self.json["configuration"]["root_module"]]
+        while modules:
+            module = modules.pop()
+            types |= {r["type"] for r in module.get("resources", [])}
+            modules += [call["module"] for call in module.get("module_calls", {}).values()]
+        return types
+
+    def config(self, module: str, address: str) -> dict[str, Any]:
+        (found,) = [
+            r for r in self.module_call(module)["module"]["resources"] if r["address"] == address
+        ]
+        return dict(found)
+
+
+def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        found += _resources(child)
+    return found
+
+
+def _plan_real_modules(
+    env: str, terraform_bin: str, config: Path, moto_server: str, zip_path: Path
+) -> Plan:
+    workdir = harness.BUILD / "production" / env
+    stack = harness.copy_terraform(workdir / "terraform") / "stack"
+    moto = harness.MotoServer(moto_server, workdir / "moto.log")
+    try:
+        (stack / "providers.tf").write_text(harness.provider_config(moto.url))
+        inputs = harness.environment_inputs(env)
+        tfvars = {
+            **inputs,
+            "environment": env,
+            "image_tag": f"{env}-0000000",
+            "importer_zip_path": str(zip_path),
+        }
+        (stack / "terraform.tfvars.json").write_text(json.dumps(tfvars, indent=2))
+        tf = harness.Terraform(terraform_bin, harness.terraform_env(config), workdir / "tf.log")
+        tf(stack, "init", "-backend=false", "-no-color")
+        tf(stack, "plan", "-no-color", "-out=tfplan")
+        return Plan(env, inputs, json.loads(tf(stack, "show", "-json", "tfplan").stdout))
+    finally:
+        moto.stop()
+
+
+@pytest.fixture(scope="module")
+def real_plans(terraform_bin: str, cli_config: Path) -> Iterator[dict[str, Plan]]:
+    moto_server = require_tool("moto_server")
+    zip_path = harness.BUILD / "importer.zip"
+    if not zip_path.exists():  # the applied runs build the same file first
+        harness.importer_zip(zip_path)
+    with ThreadPoolExecutor(max_workers=len(PLANNED)) as pool:
+        futures = {
+            env: pool.submit(
+                _plan_real_modules, env, terraform_bin, cli_config, moto_server, zip_path
+            )
+            for env in PLANNED
+        }
+        yield {env: future.result() for env, future in futures.items()}
+
+
+@pytest.fixture(params=PLANNED)
+def plan(request: pytest.FixtureRequest, real_plans: dict[str, Plan]) -> Plan:
+    return real_plans[request.param]
+
+
+# --- Section 2: nothing but CloudFront reaches the API
+
+
+def test_alb_is_internal_in_private_subnets(plan: Plan) -> None:
+    alb = plan.one("module.alb.aws_lb.this")["values"]
+    assert alb["internal"] is True
+    assert alb["load_balancer_type"] == "application"
+    subnets = plan.module_call("alb")["expressions"]["subnet_ids"]["references"]
+    assert "module.network.private_subnet_ids" in subnets
+    assert not any("public" in ref for ref in subnets)
+    listeners = plan.planned("aws_lb_listener")
+    assert [(lis["values"]["port"], lis["values"]["protocol"]) for lis in listeners] == [
+        (80, "HTTP")
+    ], "one listener, reached only through the VPC origin"
+
+
+def test_alb_accepts_only_the_cloudfront_vpc_origin(plan: Plan) -> None:
+    rules = plan.planned("aws_vpc_security_group_ingress_rule", "module.alb.")
+    assert [r["address"] for r in rules] == [
+        "module.alb.aws_vpc_security_group_ingress_rule.cloudfront"
+    ]
+    rule = rules[0]["values"]
+    assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (80, 80, "tcp")
+    assert rule["cidr_ipv4"] is None and rule["cidr_ipv6"] is None
+    assert rule["prefix_list_id"] is None
+    source = plan.config("alb", "aws_vpc_security_group_ingress_rule.cloudfront")
+    assert source["expressions"]["referenced_security_group_id"]["references"][0] == (
+        "data.aws_security_group.cloudfront.id"
+    )
+    # That group is the one CloudFront creates in this VPC, read once the
+    # VPC origin exists.
+    lookup = plan.change("module.alb.data.aws_security_group.cloudfront")
+    filters = {f["name"]: f["values"] for f in lookup["after"]["filter"]}
+    assert filters["group-name"] == [VPC_ORIGIN_GROUP]
+    assert "vpc-id" in filters
+    lookup_config = plan.config("alb", "data.aws_security_group.cloudfront")
+    assert lookup_config["depends_on"] == ["aws_cloudfront_vpc_origin.this"]
+    vpc_id = next(f for f in lookup_config["expressions"]["filter"] if "vpc-id" in str(f["name"]))
+    assert vpc_id["values"]["references"] == ["var.vpc_id"]
+    assert plan.module_call("alb")["expressions"]["vpc_id"]["references"][0] == (
+        "module.network.vpc_id"
+    )
+
+
+def test_api_paths_go_through_the_vpc_origin(plan: Plan) -> None:
+    (origin,) = plan.planned("aws_cloudfront_vpc_origin")
+    endpoint = origin["values"]["vpc_origin_endpoint_config"][0]
+    assert endpoint["origin_protocol_policy"] == "http-only"
+    assert endpoint["http_port"] == 80
+    origin_config = plan.config("alb", "aws_cloudfront_vpc_origin.this")
+    assert origin_config["expressions"]["vpc_origin_endpoint_config"][0]["arn"]["references"][
+        0
+    ] == ("aws_lb.this.arn")
+
+    distribution = plan.one("module.frontend.aws_cloudfront_distribution.this")["values"]
+    origins = {o["origin_id"]: o for o in distribution["origin"]}
+    assert origins["alb"]["vpc_origin_config"], "the API origin is the VPC origin"
+    assert not any(o["custom_origin_config"] for o in origins.values()), (
+        "no origin is reached over the internet"
+    )
+    assert plan.module_call("frontend")["expressions"]["alb_vpc_origin_id"]["references"][0] == (
+        "module.alb.vpc_origin_id"
+    )
+    api = {b["path_pattern"]: b["target_origin_id"] for b in distribution["ordered_cache_behavior"]}
+    assert all(api[p] == "alb" for p in ("/count", "/health", "/ready", "/stats"))
+
+
+def test_nothing_is_open_to_the_internet(plan: Plan) -> None:
+    """No ingress from any address range; the tasks get no public address."""
+    for rule in plan.planned("aws_vpc_security_group_ingress_rule"):
+        values = rule["values"]
+        assert values["cidr_ipv4"] is None and values["cidr_ipv6"] is None, rule["address"]
+        assert values["prefix_list_id"] is None, rule["address"]
+    assert not plan.planned("aws_security_group_rule"), "rules are separate resources"
+    for group in plan.planned("aws_security_group"):
+        assert not group["values"].get("ingress"), group["address"]
+    assert "aws_ec2_managed_prefix_list" not in plan.configured_types(), "no prefix lists are left"
+    for service in plan.planned("aws_ecs_service"):
+        (network,) = service["values"]["network_configuration"]
+        assert network["assign_public_ip"] is False, service["address"]
+    # The producer accepts only the ALB's group (modules/ecs-service).
+    producer = plan.planned("aws_vpc_security_group_ingress_rule", "module.producer.")
+    assert [r["index"] for r in producer] == ["alb"]
+    assert not plan.planned("aws_vpc_security_group_ingress_rule", "module.consumer.")
+
+
+def test_alb_access_logs_expire(plan: Plan) -> None:
+    alb = plan.one("module.alb.aws_lb.this")["values"]
+    assert alb["access_logs"][0]["enabled"] is True
+    bucket = plan.config("alb", "aws_lb.this")["expressions"]["access_logs"][0]["bucket"]
+    assert bucket["references"][0] == "aws_s3_bucket.logs.id"
+    (lifecycle,) = plan.planned("aws_s3_bucket_lifecycle_configuration", "module.alb.")
+    (rule,) = lifecycle["values"]["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["expiration"][0]["days"] == plan.inputs["log_retention_days"]
+    (block,) = plan.planned("aws_s3_bucket_public_access_block", "module.alb.")
+    assert all(block["values"][k] is True for k in ("block_public_acls", "block_public_policy"))
+
+
+# --- Section 3: a rate limit on the only write endpoint
+
+
+def test_waf_rate_limits_post_count_per_ip(plan: Plan) -> None:
+    acls = plan.planned("aws_wafv2_web_acl")
+    distribution = plan.change("module.frontend.aws_cloudfront_distribution.this")
+    if not plan.inputs["waf_enabled"]:
+        assert plan.env != "prod"
+        assert acls == []
+        assert distribution["after"]["web_acl_id"] is None
+        return
+    (acl,) = acls
+    values = acl["values"]
+    assert values["scope"] == "CLOUDFRONT"
+    assert plan.config("waf", "aws_wafv2_web_acl.this")["provider_config_key"] == "aws.us_east_1"
+    assert values["default_action"][0]["allow"]
+    rules = {r["priority"]: r for r in values["rule"]}
+    assert sorted(rules) == [0, 1]
+
+    rate = rules[0]
+    (statement,) = rate["statement"][0]["rate_based_statement"]
+    assert statement["limit"] == plan.inputs["waf_post_count_limit"]
+    assert statement["aggregate_key_type"] == "IP"
+    assert statement["evaluation_window_sec"] == 300
+    matches = [
+        s["byte_match_statement"][0]
+        for s in statement["scope_down_statement"][0]["and_statement"][0]["statement"]
+    ]
+    scope = {
+        next(k for k, v in m["field_to_match"][0].items() if v): (
+            m["positional_constraint"],
+            m["search_string"],
+        )
+        for m in matches
+    }
+    assert scope == {"method": ("EXACTLY", "POST"), "uri_path": ("EXACTLY", "/count")}
+    (block,) = rate["action"][0]["block"]
+    assert block["custom_response"][0]["response_code"] == 429
+    assert not rate["action"][0]["allow"] and not rate["action"][0]["count"]
+
+    common = rules[1]["statement"][0]["managed_rule_group_statement"][0]
+    assert (common["vendor_name"], common["name"]) == ("AWS", "AWSManagedRulesCommonRuleSet")
+    assert rules[1]["override_action"][0]["none"], "the managed rules block, not just count"
+
+    assert distribution["after_unknown"]["web_acl_id"] is True
+    assert plan.module_call("frontend")["expressions"]["web_acl_arn"]["references"] == [
+        "module.waf"
+    ]
+
+
+def test_waf_is_on_in_prod() -> None:
+    assert harness.environment_inputs("prod")["waf_enabled"] is True
+    for env in harness.ENVIRONMENTS:
+        assert isinstance(harness.environment_inputs(env)["waf_enabled"], bool), env
+
+
+# --- Section 1: alarms that reach someone
+
+
+def test_alarm_topic_key_lets_cloudwatch_publish(plan: Plan) -> None:
+    key = plan.one("module.monitoring.aws_kms_key.alarms")["values"]
+    assert key["enable_key_rotation"] is True
+    policy = json.loads(key["policy"])
+    cloudwatch = [
+        s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(cloudwatch) == 1 and cloudwatch[0]["Effect"] == "Allow"
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"])
+    assert any(
+        s["Principal"].get("AWS", "").endswith(":root") and s["Action"] == "kms:*"
+        for s in policy["Statement"]
+    ), "the account keeps control of the key"
+    topic = plan.config("monitoring", "aws_sns_topic.alarms")
+    assert topic["expressions"]["kms_master_key_id"]["references"][0] == "aws_kms_key.alarms.arn"
+    (subscription,) = plan.planned("aws_sns_topic_subscription")
+    assert subscription["values"]["protocol"] == "email"
+    assert subscription["values"]["endpoint"] == plan.inputs["alarm_email"]
+
+
+def test_every_environment_names_an_alarm_email() -> None:
+    for env in harness.ENVIRONMENTS:
+        email = harness.environment_inputs(env).get("alarm_email")
+        assert isinstance(email, str) and "@" in email, env
+
+
+def test_load_balancer_5xx_is_alarmed(plan: Plan) -> None:
+    alarms = {
+        a["values"]["metric_name"]: a["values"] for a in plan.planned("aws_cloudwatch_metric_alarm")
+    }
+    for metric in ("HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"):
+        alarm = alarms[metric]
+        assert alarm["namespace"] == "AWS/ApplicationELB"
+        assert alarm["statistic"] == "Sum" and alarm["period"] == 60
+        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+
+
+# --- Section 8: a supported engine
+
+
+def test_mysql_84_with_explicit_lifecycle(plan: Plan) -> None:
+    db = plan.one("module.rds.aws_db_instance.this")["values"]
+    assert db["engine"] == "mysql"
+    assert db["engine_version"] == "8.4"
+    assert db["engine_lifecycle_support"] == "open-source-rds-extended-support-disabled"
+    (group,) = plan.planned("aws_db_parameter_group")
+    assert group["values"]["family"] == "mysql8.4"
+    assert db["parameter_group_name"] == group["values"]["name"]
+    parameters = {p["name"]: p["value"] for p in group["values"]["parameter"]}
+    assert parameters["require_secure_transport"] == "1"
+
+
+# --- The same, as moto holds it after apply (every environment)
+
+
+def _applied(run: EnvironmentRun, rtype: str) -> list[dict[str, Any]]:
+    return [r for r in _resources(run.state["values"]["root_module"]) if r["type"] == rtype]
+
+
+def _applied_one(run: EnvironmentRun, address: str) -> dict[str, Any]:
+    (found,) = [
+        r for r in _resources(run.state["values"]["root_module"]) if r["address"] == address
+    ]
+    return dict(found["values"])
+
+
+def test_applied_alarms_publish_to_the_encrypted_topic(env_run: EnvironmentRun) -> None:
+    assert env_run.error is None, env_run.error
+    key = _applied_one(env_run, "module.monitoring.aws_kms_key.alarms")
+    topic = _applied_one(env_run, "module.monitoring.aws_sns_topic.alarms")
+    assert key["enable_key_rotation"] is True
+    assert topic["kms_master_key_id"] == key["arn"]
+    alarms = _applied(env_run, "aws_cloudwatch_metric_alarm")
+    assert len(alarms) >= 11
+    for alarm in alarms:
+        assert alarm["values"]["alarm_actions"] == [topic["arn"]], alarm["address"]
+        assert alarm["values"]["ok_actions"] == [topic["arn"]], alarm["address"]
+    (subscription,) = _applied(env_run, "aws_sns_topic_subscription")
+    assert subscription["values"]["topic_arn"] == topic["arn"]
+    inputs = harness.environment_inputs(env_run.env)
+    assert subscription["values"]["endpoint"] == inputs["alarm_email"]
+
+
+def test_applied_dashboard_shows_the_operator_figures(env_run: EnvironmentRun) -> None:
+    assert env_run.error is None, env_run.error
+    dashboard = _applied_one(env_run, "module.monitoring.aws_cloudwatch_dashboard.this")
+    body = json.loads(dashboard["dashboard_body"])
+    alb = _applied_one(env_run, "module.alb.aws_lb.this")["arn_suffix"]
+    db = _applied_one(env_run, "module.rds.aws_db_instance.this")["identifier"]
+    cluster = _applied_one(env_run, "module.cluster.aws_ecs_cluster.this")["name"]
+    lines: dict[tuple[str, str, tuple[str, ...]], str] = {}
+    for widget in body["widgets"]:
+        assert widget["type"] == "metric"
+        assert widget["properties"]["region"] == harness.REGION
+        for line in widget["properties"]["metrics"]:
+            options = line[-1] if isinstance(line[-1], dict) else {}
+            names = [x for x in line if not isinstance(x, dict)]
+            lines[(names[0], names[1], tuple(names[2:]))] = options.get("stat", "")
+    expected: dict[tuple[str, str, tuple[str, ...]], str] = {
+        ("AWS/ApplicationELB", "RequestCount", ("LoadBalancer", alb)): "Sum",
+        ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", ("LoadBalancer", alb)): "Sum",
+        ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ("LoadBalancer", alb)): "Sum",
+        ("AWS/ApplicationELB", "TargetResponseTime", ("LoadBalancer", alb)): "p99",
+        ("countq", "Backlog", ("Environment", env_run.env)): "Maximum",
+        ("countq", "OldestAgeSeconds", ("Environment", env_run.env)): "Maximum",
+        ("AWS/RDS", "CPUUtilization", ("DBInstanceIdentifier", db)): "Average",
+        ("AWS/RDS", "DatabaseConnections", ("DBInstanceIdentifier", db)): "Maximum",
+    }
+    for service in ("producer", "consumer"):
+        dimensions = ("ClusterName", cluster, "ServiceName", service)
+        expected[("ECS/ContainerInsights", "RunningTaskCount", dimensions)] = "Average"
+    for metric, stat in expected.items():
+        assert lines.get(metric) == stat, f"{metric} missing or not {stat}"
+    redis = {k: v for k, v in lines.items() if k[0] == "AWS/ElastiCache"}
+    assert {k[1] for k in redis} == {"ElastiCacheProcessingUnits", "BytesUsedForCache"}
+    assert all(k[2][0] == "clusterId" and k[2][1] == f"countq-{env_run.env}" for k in redis)
+
+
+def test_applied_alb_is_internal_with_its_logs(env_run: EnvironmentRun) -> None:
+    assert env_run.error is None, env_run.error
+    alb = _applied_one(env_run, "module.alb.aws_lb.this")
+    private = {
+        s["values"]["id"] for s in _applied(env_run, "aws_subnet") if ".private" in s["address"]
+    }
+    assert alb["internal"] is True
+    assert set(alb["subnets"]) == private
+    bucket = _applied_one(env_run, "module.alb.aws_s3_bucket.logs")
+    assert alb["access_logs"][0] == {
+        **alb["access_logs"][0],
+        "bucket": bucket["id"],
+        "enabled": True,
+    }
+    policy = json.loads(_applied_one(env_run, "module.alb.aws_s3_bucket_policy.logs")["policy"])
+    (writer,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert writer["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    assert writer["Action"] == "s3:PutObject"
+    assert writer["Resource"].startswith(f"{bucket['arn']}/AWSLogs/")
+
+
+def test_applied_waf_is_on_the_distribution(env_run: EnvironmentRun) -> None:
+    assert env_run.error is None, env_run.error
+    distribution = _applied_one(env_run, "module.frontend.aws_cloudfront_distribution.this")
+    acls = _applied(env_run, "aws_wafv2_web_acl")
+    if harness.environment_inputs(env_run.env)["waf_enabled"]:
+        (acl,) = acls
+        assert distribution["web_acl_id"] == acl["values"]["arn"]
+        assert acl["values"]["scope"] == "CLOUDFRONT"
+    else:
+        assert acls == [] and not distribution["web_acl_id"]
