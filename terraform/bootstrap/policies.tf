@@ -290,7 +290,6 @@ data "aws_iam_policy_document" "deploy_compute" {
     actions = [
       "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
       "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-      "application-autoscaling:TagResource", "application-autoscaling:UntagResource",
     ]
     resources = ["*"]
 
@@ -313,8 +312,12 @@ data "aws_iam_policy_document" "deploy_compute" {
   }
 
   statement {
-    sid     = "ReadTargetsAndDiscovery"
-    actions = ["application-autoscaling:ListTagsForResource", "servicediscovery:GetNamespace", "servicediscovery:GetService", "servicediscovery:ListTagsForResource"]
+    sid = "TargetTagsAndDiscovery"
+    actions = [
+      "application-autoscaling:TagResource", "application-autoscaling:UntagResource",
+      "application-autoscaling:ListTagsForResource", "servicediscovery:GetNamespace",
+      "servicediscovery:GetService", "servicediscovery:ListTagsForResource",
+    ]
     resources = [
       "${local.arn["application-autoscaling"]}:scalable-target/*",
       "${local.arn.servicediscovery}:namespace/*",

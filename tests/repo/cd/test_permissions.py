@@ -102,8 +102,6 @@ UNSCOPED_WRITES = {
     "application-autoscaling:DeregisterScalableTarget",
     "application-autoscaling:PutScalingPolicy",
     "application-autoscaling:DeleteScalingPolicy",
-    "application-autoscaling:TagResource",
-    "application-autoscaling:UntagResource",
     "servicediscovery:CreatePrivateDnsNamespace",
     "route53:CreateHostedZone",
     "ecr:GetAuthorizationToken",
@@ -153,8 +151,16 @@ HIGH_LEVEL: dict[tuple[str, str], list[str]] = {
     ("s3", "cp"): ["s3:PutObject", "s3:GetObject"],
     ("s3api", "list-object-versions"): ["s3:ListBucketVersions"],
     ("s3api", "delete-objects"): ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    # Not the AWS CLI, but AWS all the same: the image push to ECR.
+    ("docker", "push"): [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+    ],
 }
-CLI_CALL = re.compile(r"\baws\s+([a-z0-9-]+)\s+(wait\s+[a-z0-9-]+|[a-z0-9-]+)")
+CLI_CALL = re.compile(r"\b(?:aws\s+([a-z0-9-]+)|(docker))\s+(wait\s+[a-z0-9-]+|[a-z0-9-]+)")
 
 
 def calls_in(text: str) -> set[tuple[str, str]]:
@@ -164,8 +170,10 @@ def calls_in(text: str) -> set[tuple[str, str]]:
     for line in text.splitlines():
         if line.lstrip().startswith("#"):
             continue
-        for service, command in CLI_CALL.findall(re.split(r"\s#\s", line)[0]):
-            calls.add((service, re.sub(r"\s+", " ", command)))
+        for service, docker, command in CLI_CALL.findall(re.split(r"\s#\s", line)[0]):
+            if docker and command != "push":
+                continue  # only a push reaches AWS (build and login are local)
+            calls.add((service or docker, re.sub(r"\s+", " ", command)))
     return calls
 
 
@@ -186,7 +194,7 @@ def cli_resources(service: str, action: str, env: Env, names: Names) -> list[str
     """The ARNs a call of that service touches in `env`."""
     if action == "ecr:GetAuthorizationToken":
         return ["*"]
-    if service == "ecr":
+    if service in ("ecr", "docker"):
         return [env.arn("ecr", f"repository/{names.repository}")]
     if service == "lambda":
         return [env.arn("lambda", f"function:{names.importer}")]
@@ -235,7 +243,7 @@ def stack_names(run: bootstrap.BootstrapRun, env: str) -> Names:
 
 def test_the_scripts_call_aws() -> None:
     calls = cli_calls()
-    assert ("lambda", "invoke") in calls and ("s3", "sync") in calls, calls
+    assert {("lambda", "invoke"), ("s3", "sync"), ("docker", "push")} <= calls, calls
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -541,12 +549,14 @@ def test_cli_parser_finds_every_form() -> None:
     show aws ecs wait services-stable --cluster c
     # aws iam create-user: a comment, not a call
     aws sts get-caller-identity  # trailing comment: aws kms decrypt
+    run docker build --tag x . && run docker push "$image"
     """
     assert calls_in(sample) == {
         ("s3", "sync"),
         ("ecr", "list-images"),
         ("ecs", "wait services-stable"),
         ("sts", "get-caller-identity"),
+        ("docker", "push"),
     }
     assert iam_actions("ecr", "batch-delete-image") == ["ecr:BatchDeleteImage"]
     assert iam_actions("s3api", "put-object") == ["s3:PutObject"]
