@@ -46,14 +46,19 @@ data "aws_iam_openid_connect_provider" "github" {
   arn = local.oidc_provider_arn
 }
 
-# --- Deploy roles: one per environment, assumable only by a job of this
-# repository that runs in the GitHub environment of the same name.
+# --- Trust: each role accepts only GitHub tokens meant for AWS STS whose
+# subject is exactly its own (no wildcard can reach these conditions).
 
-data "aws_iam_policy_document" "deploy_trust" {
-  for_each = var.environments
+data "aws_iam_policy_document" "trust" {
+  #checkov:skip=CKV_AWS_358:Each sub is repo:<github_repository>:environment:<env> or :pull_request, with github_repository validated as owner/name without wildcards (variables.tf); checkov cannot see through that input. tests/repo/cd checks the rendered policies.
+  # Keyed by role name.
+  for_each = merge(
+    { for env, subject in local.deploy_subjects : local.deploy_role_names[env] => subject },
+    { (local.plan_role_name) = local.plan_subject },
+  )
 
   statement {
-    sid     = "GitHubEnvironment"
+    sid     = "GitHubOidc"
     actions = ["sts:AssumeRoleWithWebIdentity"]
 
     principals {
@@ -70,17 +75,20 @@ data "aws_iam_policy_document" "deploy_trust" {
     condition {
       test     = "StringEquals"
       variable = "${local.oidc_host}:sub"
-      values   = [local.deploy_subjects[each.key]]
+      values   = [each.value]
     }
   }
 }
+
+# --- Deploy roles: one per environment, assumable only by a job of this
+# repository that runs in the GitHub environment of the same name.
 
 resource "aws_iam_role" "deploy" {
   for_each = var.environments
 
   name                 = local.deploy_role_names[each.key]
   description          = "GitHub Actions deploys countq ${each.key} from ${var.github_repository} (environment ${each.key})"
-  assume_role_policy   = data.aws_iam_policy_document.deploy_trust[each.key].json
+  assume_role_policy   = data.aws_iam_policy_document.trust[local.deploy_role_names[each.key]].json
   max_session_duration = var.max_session_hours * 3600
 
   tags = var.tags
@@ -127,35 +135,10 @@ resource "aws_iam_role_policy_attachment" "deploy" {
 # never get an OIDC token (GitHub withholds id-token: write from them), and
 # the workflow skips them as well.
 
-data "aws_iam_policy_document" "plan_trust" {
-  #checkov:skip=CKV_AWS_358:sub is repo:<github_repository>:pull_request, one repository validated as owner/name without wildcards (variables.tf); checkov cannot see through that input. tests/repo/cd checks the rendered policy.
-  statement {
-    sid     = "GitHubPullRequest"
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.oidc_host}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.oidc_host}:sub"
-      values   = [local.plan_subject]
-    }
-  }
-}
-
 resource "aws_iam_role" "plan" {
   name               = local.plan_role_name
   description        = "GitHub Actions plans countq for pull requests of ${var.github_repository} (read-only)"
-  assume_role_policy = data.aws_iam_policy_document.plan_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust[local.plan_role_name].json
 
   tags = var.tags
 

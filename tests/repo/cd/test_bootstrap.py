@@ -41,11 +41,17 @@ def only_statement(policy: dict[str, Any]) -> dict[str, Any]:
     return dict(statements[0])
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_deploy_role_trusts_only_its_github_environment(
-    bootstrap_run: bootstrap.BootstrapRun, env: str
+ROLE_SUBJECTS = [(deploy_address(env), f"environment:{env}") for env in ENVIRONMENTS] + [
+    ("aws_iam_role.plan", "pull_request")
+]
+
+
+@pytest.mark.parametrize(("address", "subject"), ROLE_SUBJECTS)
+def test_each_role_trusts_only_its_subject_of_the_repository(
+    bootstrap_run: bootstrap.BootstrapRun, address: str, subject: str
 ) -> None:
-    statement = only_statement(trust(bootstrap_run.plan, deploy_address(env)))
+    """A deploy role: jobs in its GitHub environment; the plan role: pull requests."""
+    statement = only_statement(trust(bootstrap_run.plan, address))
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {"Federated": PROVIDER_ARN}
@@ -53,21 +59,7 @@ def test_deploy_role_trusts_only_its_github_environment(
     assert statement["Condition"] == {
         "StringEquals": {
             f"{OIDC}:aud": "sts.amazonaws.com",
-            f"{OIDC}:sub": f"repo:{REPO}:environment:{env}",
-        }
-    }
-
-
-def test_plan_role_trusts_only_pull_requests_of_the_repository(
-    bootstrap_run: bootstrap.BootstrapRun,
-) -> None:
-    statement = only_statement(trust(bootstrap_run.plan, "aws_iam_role.plan"))
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert statement["Principal"] == {"Federated": PROVIDER_ARN}
-    assert statement["Condition"] == {
-        "StringEquals": {
-            f"{OIDC}:aud": "sts.amazonaws.com",
-            f"{OIDC}:sub": f"repo:{REPO}:pull_request",
+            f"{OIDC}:sub": f"repo:{REPO}:{subject}",
         }
     }
 
