@@ -1,0 +1,177 @@
+"""compose.yaml for real: the whole stack up, used through its page, scaled,
+a consumer killed, and taken down again.
+
+The stack runs as one uniquely named project on free published ports, with
+the images built from the Dockerfiles unchanged and the stand-in base images.
+The tests run in file order against the one stack; `down -v` ends it, passed
+or failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.processes import free_port, wait_until
+from tests.repo.containers.api import post_counts, stats, wait_drained
+from tests.repo.containers.engine import (
+    CHECKOUT_TAG,
+    SERVICE_LABEL,
+    Compose,
+    Docker,
+    compose_command,
+)
+
+LONG_RUNNING = ("mysql", "redis", "producer", "consumer", "frontend")
+
+
+@dataclass
+class Stack:
+    compose: Compose
+    url: str  # the page and the API, through the frontend's nginx
+    since: float  # when `up` began, for `docker events`
+
+    def wait_healthy(self, service: str, count: int = 1, timeout: float = 120) -> list[str]:
+        def healthy() -> list[str]:
+            ids = self.compose.containers(service, state="")
+            states = [self.compose.docker.health(c) for c in ids]
+            return ids if len(ids) == count and set(states) == {"healthy"} else []
+
+        wait_until(healthy, timeout=timeout, interval=0.5)
+        return healthy()
+
+
+@pytest.fixture(scope="module")
+def stack(engine: Docker, images: dict[str, str]) -> Iterator[Stack]:
+    docker = Docker(engine.client)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    frontend_port = free_port()
+    env.update(
+        # Compose v1 builds through the docker CLI (BuildKit: RUN --mount) only
+        # when asked to, with the `docker` it finds first on the PATH.
+        PATH=f"{Path(engine.client).parent}:{env['PATH']}",
+        COMPOSE_DOCKER_CLI_BUILD="1",
+        DOCKER_BUILDKIT="1",
+        MYSQL_PASSWORD=secrets.token_hex(16),
+        PRODUCER_PORT=str(free_port()),
+        FRONTEND_PORT=str(frontend_port),
+        IMAGE_TAG=CHECKOUT_TAG,  # the images the `images` fixture built: cached
+    )
+    compose = Compose(docker, compose_command(docker), f"countq-t{docker.run_id}", env)
+    since = time.time()
+    try:
+        compose("up", "--build", "--detach", timeout=900)
+        yield Stack(compose, f"http://127.0.0.1:{frontend_port}", since)
+    finally:
+        compose.down()
+
+
+def events(stack: Stack) -> list[tuple[float, str, str, dict[str, str]]]:
+    """(time, service, action, attributes) of the project's containers, in order."""
+    output = stack.compose.docker(
+        "events", "--since", f"{stack.since:.3f}", "--until", f"{time.time():.3f}",
+        "--filter", f"label=com.docker.compose.project={stack.compose.project}",
+        "--filter", "type=container", "--format", "{{json .}}",
+    ).stdout  # fmt: skip
+    result = []
+    for line in output.splitlines():
+        event = json.loads(line)
+        attributes = event["Actor"]["Attributes"]
+        result.append(
+            (event["timeNano"] / 1e9, attributes[SERVICE_LABEL], event["Action"], attributes)
+        )
+    return sorted(result, key=lambda e: e[0])
+
+
+def test_up_migrates_once_then_starts_each_service_once_its_dependencies_are_healthy(
+    stack: Stack,
+) -> None:
+    for service in LONG_RUNNING:
+        stack.wait_healthy(service)
+    (migrate,) = stack.compose.containers("migrate")
+    state = stack.compose.docker.inspect(migrate)["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0)
+
+    seen = events(stack)
+
+    def first(service: str, action: str) -> float:
+        times = [t for t, s, a, _ in seen if s == service and a == action]
+        assert times, f"no {action!r} event for {service}: {[(s, a) for _, s, a, _ in seen]}"
+        return min(times)
+
+    assert [a for _, s, a, _ in seen if s == "migrate" and a == "start"] == ["start"], "runs once"
+    (exit_code,) = [attrs["exitCode"] for _, s, a, attrs in seen if s == "migrate" and a == "die"]
+    assert exit_code == "0"
+    healthy = "health_status: healthy"
+    assert first("mysql", healthy) < first("migrate", "start")
+    for service in ("producer", "consumer"):
+        assert first("migrate", "die") < first(service, "start"), service
+        assert first("redis", healthy) < first(service, "start"), service
+    assert first("producer", healthy) < first("frontend", "start")
+
+
+def test_post_through_the_page_origin_then_get_shows_the_row(stack: Stack) -> None:
+    page = httpx.get(f"{stack.url}/")
+    assert page.status_code == 200 and '<div id="root">' in page.text
+    value = secrets.randbelow(2**62)
+    posted = httpx.post(f"{stack.url}/count", json={"count": value})
+    assert posted.status_code == 202, posted.text
+    wait_until(lambda: httpx.get(f"{stack.url}/count").json()["last_value"] == value, timeout=30)
+    body = httpx.get(f"{stack.url}/count").json()
+    assert body["last_id"] == posted.json()["id"] and body["rows"] >= 1
+
+
+def test_services_are_configured_as_compose_asks(stack: Stack) -> None:
+    docker = stack.compose.docker
+    (mysql,) = stack.compose.containers("mysql")
+    (redis,) = stack.compose.containers("redis")
+    # No root login without the generated password, and no way in with a wrong one.
+    as_root = docker.exec(mysql, "mysql", "-h", "127.0.0.1", "-u", "root", "-e", "SELECT 1")
+    assert as_root.returncode != 0, as_root.stdout
+    wrong = docker.exec(
+        mysql, "sh", "-c", "MYSQL_PWD=wrong mysql -h 127.0.0.1 -u countq -e 'SELECT 1'"
+    )
+    assert wrong.returncode != 0, wrong.stdout
+    appendonly = docker.exec(redis, "redis-cli", "CONFIG", "GET", "appendonly")
+    assert appendonly.stdout.split() == ["appendonly", "yes"], "a queued message survives a restart"
+    for service, user in (("mysql", "mysql"), ("redis", "redis"), ("frontend", "101:101")):
+        (container,) = stack.compose.containers(service)
+        assert docker.inspect(container)["Config"]["User"] == user, service
+
+
+def test_three_consumers_share_the_group_and_store_5000_posts_exactly_once(stack: Stack) -> None:
+    stack.compose("up", "--detach", "--no-build", "--scale", "consumer=3")
+    stack.wait_healthy("consumer", count=3)
+    before = stats(stack.url)["stored_rows"]
+    post_counts(stack.url, range(5_000))
+    wait_drained(stack.url, before + 5_000, timeout=120)
+    # A consumer enters the group's list with its first read of entries.
+    assert stats(stack.url)["consumers"] == 3
+
+
+def test_a_consumer_killed_mid_drain_loses_nothing(stack: Stack) -> None:
+    before = stats(stack.url)["stored_rows"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        posting = pool.submit(post_counts, stack.url, range(5_000))
+        wait_until(lambda: stats(stack.url)["stored_rows"] >= before + 500, timeout=120)
+        victim = stack.compose.containers("consumer", state="")[1]
+        stack.compose.docker("kill", "--signal", "SIGKILL", victim)
+        assert stats(stack.url)["stored_rows"] < before + 5_000, "the kill must land mid-drain"
+        posting.result()
+    # What the killed consumer had read but not acked is reclaimed by the
+    # others once it has been idle for CLAIM_IDLE_MS (30 s by default).
+    wait_drained(stack.url, before + 5_000, timeout=150)
+
+
+def test_down_v_leaves_nothing_behind(stack: Stack) -> None:
+    stack.compose("down", "--volumes", "--timeout", "30")
+    assert stack.compose.leftovers() == {"containers": [], "networks": [], "volumes": []}
