@@ -1,10 +1,10 @@
 """The Docker engine for the container tests: one client, and nothing left behind.
 
-Every container and network a test starts carries the label
-`io.countq.test=<run id>`, and every compose project gets a unique name; the
-fixtures in conftest.py remove all of it when the test ends, passed or failed.
-Containers talk only to networks the test created, or to 127.0.0.1 through
-`--network host`.
+Every container, network, volume and compose project a test starts is named
+countq-t<checkout>-<pid>-<random>...; the fixtures in conftest.py remove all
+of it by that name when the test ends, passed or failed, and the next session
+removes what a killed one left. Containers talk only to networks the test
+created, or to 127.0.0.1 through `--network host`.
 """
 
 from __future__ import annotations
@@ -12,27 +12,40 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import subprocess
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.processes import free_port, wait_until
 from tests.helpers.services import ROOT, missing, require_tool
 
 HERE = Path(__file__).resolve().parent
-TEST_LABEL = "io.countq.test"
-STANDIN_LABEL = "io.countq.standin"
 LOGS = ROOT / "build" / "containers"
-# One tag per checkout: reruns replace it instead of piling up images, and
-# two checkouts on one engine do not build over each other.
-CHECKOUT_TAG = "test-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+# One image tag per checkout: reruns replace it instead of piling up images,
+# and two checkouts on one engine do not build over each other.
+CHECKOUT_TAG = f"test-{CHECKOUT}"
+# Names of what a run starts: countq-t<checkout>-<pid>-<random>-...
+RUN_PREFIX = f"countq-t{CHECKOUT}-"
 
 
 class DockerError(AssertionError):
     pass
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def docker_client() -> str:
@@ -48,10 +61,10 @@ def docker_client() -> str:
 
 @dataclass
 class Docker:
-    """The docker CLI, with this run's label on everything it starts."""
+    """The docker CLI, naming everything it starts after this run."""
 
     client: str
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    run_id: str = field(default_factory=lambda: f"{CHECKOUT}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __call__(
         self,
@@ -72,22 +85,23 @@ class Docker:
             raise DockerError(f"docker {' '.join(args)}: exit {result.returncode}\n{result.stderr}")
         return result
 
-    @property
-    def label(self) -> str:
-        return f"{TEST_LABEL}={self.run_id}"
-
     def name(self, role: str) -> str:
         return f"countq-t{self.run_id}-{role}"
 
     def start(self, role: str, image: str, *args: str, options: Sequence[str] = ()) -> str:
-        """`docker run -d` with this run's label and a unique name; the container id."""
-        return self(
-            "run", "-d", "--name", self.name(role), "--label", self.label, *options, image, *args
-        ).stdout.strip()
+        """`docker run -d`, named after this run; the container id."""
+        return self("run", "-d", "--name", self.name(role), *options, image, *args).stdout.strip()
+
+    def once(
+        self, image: str, *args: str, options: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """`docker run --rm`, named after this run, to the end; not checked."""
+        name = self.name(f"once-{uuid.uuid4().hex[:6]}")
+        return self("run", "--rm", "--name", name, *options, image, *args, check=False)
 
     def network(self, role: str) -> str:
         name = self.name(role)
-        self("network", "create", "--label", self.label, name)
+        self("network", "create", name)
         return name
 
     def inspect(self, container: str) -> dict[str, Any]:
@@ -124,17 +138,31 @@ class Docker:
     def exec(self, container: str, *command: str) -> subprocess.CompletedProcess[str]:
         return self("exec", container, *command, check=False)
 
-    def remove_everything(self) -> None:
-        """Every container and network carrying this run's label, gone."""
-        for kind, list_cmd in (
-            ("container", ("ps", "-aq")),
-            ("network", ("network", "ls", "-q")),
-            ("volume", ("volume", "ls", "-q")),
+    def _remove_where(self, doomed: Callable[[str], bool]) -> None:
+        """Containers, then networks and volumes, whose names `doomed` picks."""
+        for kind, listing in (
+            ("container", ("ps", "-a", "--format", "{{.Names}}")),
+            ("network", ("network", "ls", "--format", "{{.Name}}")),
+            ("volume", ("volume", "ls", "--format", "{{.Name}}")),
         ):
-            ids = self(*list_cmd, "--filter", f"label={self.label}").stdout.split()
-            if ids:
+            names = self(*listing, "--filter", "name=countq-t").stdout.split()
+            if picked := [name for name in names if doomed(name)]:
                 remove = ("rm", "-f", "-v") if kind == "container" else (kind, "rm")
-                self(*remove, *ids, check=False)
+                self(*remove, *picked, check=False)
+
+    def remove_everything(self) -> None:
+        """All this run started, compose projects included, removed."""
+        self._remove_where(lambda name: name.startswith(f"countq-t{self.run_id}"))
+
+    def sweep_killed_runs(self) -> None:
+        """What runs of this checkout left when they were killed before their
+        fixtures could clean up (the pid in their names is gone), removed."""
+        self._remove_where(
+            lambda name: (
+                name.startswith(RUN_PREFIX)
+                and not _alive(name.removeprefix(RUN_PREFIX).split("-")[0])
+            )
+        )
 
     def build(self, dockerfile: Path, tag: str, log: Path) -> str:
         """Build from the repository root as compose does; the image id."""
@@ -158,20 +186,10 @@ class Docker:
     def image_size(self, image: str) -> int:
         return int(self("image", "inspect", "--format", "{{.Size}}", image).stdout)
 
-    def standin_for(self, image: str) -> str | None:
-        """The upstream name a stand-in image stands in for; None if it is not one."""
-        result = self(
-            "image",
-            "inspect",
-            "--format",
-            f'{{{{index .Config.Labels "{STANDIN_LABEL}"}}}}',
-            image,
-            check=False,
-        )
-        if result.returncode != 0:
-            missing(f"base image {image} is absent (make containers-standins builds it)")
-        value = result.stdout.strip()
-        return None if value in ("", "<no value>") else value
+    def require_image(self, image: str) -> None:
+        """A base image must be there: pulled, or a stand-in built from Debian's packages."""
+        if self("image", "inspect", image, check=False).returncode != 0:
+            missing(f"base image {image} is absent (make containers-standins pulls or builds it)")
 
 
 # --- compose ---------------------------------------------------------------------
@@ -231,11 +249,70 @@ class Compose:
         }
 
     def down(self) -> None:
-        """`down -v`, then by label whatever it did not remove."""
+        """`down -v`, then by name whatever it did not remove."""
         self("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
-        left = self.leftovers()
-        if left["containers"]:
-            self.docker("rm", "-f", "-v", *left["containers"], check=False)
-        for kind in ("network", "volume"):
-            if left[f"{kind}s"]:
-                self.docker(kind, "rm", *left[f"{kind}s"], check=False)
+        self.docker.remove_everything()
+
+
+@dataclass
+class Stack:
+    """compose.yaml up as one project, on free published ports."""
+
+    compose: Compose
+    url: str  # the page and the API, through the frontend's nginx
+    events: Path  # the project's container events from before `up`, one JSON a line
+    recorder: subprocess.Popen[bytes]
+
+    @classmethod
+    def up(cls, docker: Docker) -> Stack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+        frontend_port = free_port()
+        env.update(
+            # Compose v1 builds through the docker CLI (BuildKit: RUN --mount)
+            # only when asked to, with the `docker` it finds first on the PATH.
+            PATH=f"{Path(docker.client).parent}:{env['PATH']}",
+            COMPOSE_DOCKER_CLI_BUILD="1",
+            DOCKER_BUILDKIT="1",
+            MYSQL_PASSWORD=secrets.token_hex(16),
+            PRODUCER_PORT=str(free_port()),
+            FRONTEND_PORT=str(frontend_port),
+            IMAGE_TAG=CHECKOUT_TAG,  # the images the `images` fixture built: cached
+        )
+        compose = Compose(docker, compose_command(docker), f"countq-t{docker.run_id}", env)
+        # Recorded as they happen: the engine keeps only its last 256 events,
+        # and every health probe of every container adds some.
+        events = LOGS / f"{compose.project}-events.jsonl"
+        events.parent.mkdir(parents=True, exist_ok=True)
+        since = f"{time.time():.3f}"  # no gap while the recorder connects
+        filters = [
+            "--filter",
+            "type=container",
+            "--filter",
+            f"label={PROJECT_LABEL}={compose.project}",
+        ]
+        with events.open("wb") as out:
+            recorder = subprocess.Popen(
+                [docker.client, "events", "--since", since, "--format", "{{json .}}", *filters],
+                stdout=out,
+            )
+        stack = cls(compose, f"http://127.0.0.1:{frontend_port}", events, recorder)
+        try:
+            compose("up", "--build", "--detach", timeout=900)
+        except BaseException:
+            stack.down()
+            raise
+        return stack
+
+    def down(self) -> None:
+        self.compose.down()
+        self.recorder.terminate()
+        self.recorder.wait(timeout=10)
+
+    def wait_healthy(self, service: str, count: int = 1, timeout: float = 120) -> list[str]:
+        def healthy() -> list[str]:
+            ids = self.compose.containers(service, state="")
+            states = [self.compose.docker.health(c) for c in ids]
+            return ids if len(ids) == count and set(states) == {"healthy"} else []
+
+        wait_until(healthy, timeout=timeout, interval=0.5)
+        return healthy()

@@ -51,11 +51,9 @@ def app_env(database_url: str, queue: str, port: int, **extra: str) -> list[str]
 
 
 def run_migrate(docker: Docker, image: str, database_url: str, queue: str) -> None:
-    result = docker(
-        "run", "--rm", "--label", docker.label, *APP, *app_env(database_url, queue, free_port()),
-        image, "countq", "migrate",
-        check=False,
-    )  # fmt: skip
+    result = docker.once(
+        image, "countq", "migrate", options=[*APP, *app_env(database_url, queue, free_port())]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -108,10 +106,8 @@ def test_app_runs_as_uid_10001_and_writes_only_to_tmp(
     docker: Docker, app_image: str, read_only: bool
 ) -> None:
     options = HARDENED if read_only else ("--cap-drop", "ALL")
-    result = docker(
-        "run", "--rm", "--label", docker.label, *options, "--network", "none",
-        app_image, "python", "-c", PROBE,
-    )  # fmt: skip
+    result = docker.once(app_image, "python", "-c", PROBE, options=[*options, "--network", "none"])
+    assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout)
     assert f"{probe['uid']}:{probe['gid']}" == APP_USER
     # Even on a writable root, the installed package belongs to root.
@@ -170,11 +166,9 @@ def test_app_image_can_log_in_to_mysql_8_without_tls(docker: Docker, app_image: 
         "import sys, pymysql._auth as auth;"
         "print(len(auth.sha2_rsa_encrypt(b'password', b'0' * 20, sys.argv[1].encode())))"
     )
-    result = docker(
-        "run", "--rm", "--label", docker.label, "--network", "none",
-        app_image, "python", "-c", encrypt, SERVER_PUBLIC_KEY,
-        check=False,
-    )  # fmt: skip
+    result = docker.once(
+        app_image, "python", "-c", encrypt, SERVER_PUBLIC_KEY, options=["--network", "none"]
+    )
     assert result.stdout.strip() == "256", (
         "PyMySQL in the image cannot log in to MySQL 8 without TLS: "
         "pyproject.toml needs pymysql[rsa]\n" + result.stderr[-400:]
@@ -185,7 +179,6 @@ def test_migrate_then_producer_and_consumer_store_what_is_posted(
     docker: Docker, app_image: str, mysql_database: str, redis_queue: str
 ) -> None:
     run_migrate(docker, app_image, mysql_database, redis_queue)
-    run_migrate(docker, app_image, mysql_database, redis_queue)  # at head: a no-op
     database = make_url(mysql_database).database
     with pymysql.connect(**MYSQL, database=database) as db, db.cursor() as cur:
         cur.execute("SELECT version_num FROM alembic_version")
@@ -247,8 +240,9 @@ def test_sigterm_stops_the_consumer_within_10s_and_acks_nothing_unstored(
     assert queue["backlog"] + queue["pending"] >= n - stored, (queue, stored)
 
     second, _ = start_app(
-        docker, app_image, "consumer", mysql_database, redis_queue, name="consumer-2", **slow
-    )
+        docker, app_image, "consumer", mysql_database, redis_queue, name="consumer-2",
+        CLAIM_IDLE_MS="500",
+    )  # fmt: skip
     wait_drained(url, n, timeout=120, context=docker.logs(second))
 
 

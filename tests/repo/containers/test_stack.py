@@ -3,87 +3,35 @@ a consumer killed, and taken down again.
 
 The stack runs as one uniquely named project on free published ports, with
 the images built from the Dockerfiles unchanged and the stand-in base images.
-The tests run in file order against the one stack; `down -v` ends it, passed
-or failed.
+It starts while test_images.py runs (conftest.py); the tests here run in file
+order against it, and `down -v` ends it, passed or failed.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.helpers.processes import free_port, wait_until
+from tests.helpers.processes import wait_until
 from tests.repo.containers.api import post_counts, stats, wait_drained
-from tests.repo.containers.engine import (
-    CHECKOUT_TAG,
-    SERVICE_LABEL,
-    Compose,
-    Docker,
-    compose_command,
-)
+from tests.repo.containers.engine import SERVICE_LABEL, Stack
 
 LONG_RUNNING = ("mysql", "redis", "producer", "consumer", "frontend")
 
 
-@dataclass
-class Stack:
-    compose: Compose
-    url: str  # the page and the API, through the frontend's nginx
-    since: float  # when `up` began, for `docker events`
-
-    def wait_healthy(self, service: str, count: int = 1, timeout: float = 120) -> list[str]:
-        def healthy() -> list[str]:
-            ids = self.compose.containers(service, state="")
-            states = [self.compose.docker.health(c) for c in ids]
-            return ids if len(ids) == count and set(states) == {"healthy"} else []
-
-        wait_until(healthy, timeout=timeout, interval=0.5)
-        return healthy()
-
-
 @pytest.fixture(scope="module")
-def stack(engine: Docker, images: dict[str, str]) -> Iterator[Stack]:
-    docker = Docker(engine.client)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    frontend_port = free_port()
-    env.update(
-        # Compose v1 builds through the docker CLI (BuildKit: RUN --mount) only
-        # when asked to, with the `docker` it finds first on the PATH.
-        PATH=f"{Path(engine.client).parent}:{env['PATH']}",
-        COMPOSE_DOCKER_CLI_BUILD="1",
-        DOCKER_BUILDKIT="1",
-        MYSQL_PASSWORD=secrets.token_hex(16),
-        PRODUCER_PORT=str(free_port()),
-        FRONTEND_PORT=str(frontend_port),
-        IMAGE_TAG=CHECKOUT_TAG,  # the images the `images` fixture built: cached
-    )
-    compose = Compose(docker, compose_command(docker), f"countq-t{docker.run_id}", env)
-    since = time.time()
-    try:
-        compose("up", "--build", "--detach", timeout=900)
-        yield Stack(compose, f"http://127.0.0.1:{frontend_port}", since)
-    finally:
-        compose.down()
+def stack(images: dict[str, str], stack_coming_up: Future[Stack]) -> Stack:
+    return stack_coming_up.result()
 
 
 def events(stack: Stack) -> list[tuple[float, str, str, dict[str, str]]]:
     """(time, service, action, attributes) of the project's containers, in order."""
-    output = stack.compose.docker(
-        "events", "--since", f"{stack.since:.3f}", "--until", f"{time.time():.3f}",
-        "--filter", f"label=com.docker.compose.project={stack.compose.project}",
-        "--filter", "type=container", "--format", "{{json .}}",
-    ).stdout  # fmt: skip
     result = []
-    for line in output.splitlines():
+    for line in stack.events.read_text().splitlines():
         event = json.loads(line)
         attributes = event["Actor"]["Attributes"]
         result.append(
