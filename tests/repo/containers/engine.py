@@ -67,19 +67,10 @@ class Docker:
     run_id: str = field(default_factory=lambda: f"{CHECKOUT}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __call__(
-        self,
-        *args: str,
-        check: bool = True,
-        timeout: float = 120,
-        env: dict[str, str] | None = None,
+        self, *args: str, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [self.client, *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-            env=env,
+            [self.client, *args], capture_output=True, text=True, check=False, timeout=timeout
         )
         if check and result.returncode != 0:
             raise DockerError(f"docker {' '.join(args)}: exit {result.returncode}\n{result.stderr}")
@@ -89,8 +80,12 @@ class Docker:
         return f"countq-t{self.run_id}-{role}"
 
     def start(self, role: str, image: str, *args: str, options: Sequence[str] = ()) -> str:
-        """`docker run -d`, named after this run; the container id."""
-        return self("run", "-d", "--name", self.name(role), *options, image, *args).stdout.strip()
+        """`docker run -d`, named after this run; the container id. The host name
+        is the container's name on the host network too, so two consumers there
+        are two consumers in the group, as in compose."""
+        name = self.name(role)
+        command = ("run", "-d", "--name", name, "--hostname", name, *options, image, *args)
+        return self(*command).stdout.strip()
 
     def once(
         self, image: str, *args: str, options: Sequence[str] = ()
@@ -114,8 +109,8 @@ class Docker:
             self("inspect", "--format", "{{.State.Health.Status}}", container).stdout.strip()
         )
 
-    def wait_health(self, containers: dict[str, str], status: str, timeout: float) -> float:
-        """Wait until every container reports `status`; the seconds it took."""
+    def wait_health(self, containers: dict[str, str], status: str, timeout: float) -> None:
+        """Wait until every container (role -> id) reports health `status`."""
         started = time.monotonic()
         pending = dict(containers)
         while pending:
@@ -129,7 +124,6 @@ class Docker:
                 detail = {r: self.inspect(c)["State"]["Health"] for r, c in pending.items()}
                 raise DockerError(f"not {status} within {timeout}s: {json.dumps(detail)[:3000]}")
             time.sleep(0.2)
-        return time.monotonic() - started
 
     def logs(self, container: str) -> str:
         result = self("logs", "--tail", "60", container, check=False)
@@ -151,7 +145,7 @@ class Docker:
                 self(*remove, *picked, check=False)
 
     def remove_everything(self) -> None:
-        """All this run started, compose projects included, removed."""
+        """All this run started, its compose project's too, removed."""
         self._remove_where(lambda name: name.startswith(f"countq-t{self.run_id}"))
 
     def sweep_killed_runs(self) -> None:
@@ -284,16 +278,11 @@ class Stack:
         events = LOGS / f"{compose.project}-events.jsonl"
         events.parent.mkdir(parents=True, exist_ok=True)
         since = f"{time.time():.3f}"  # no gap while the recorder connects
-        filters = [
-            "--filter",
-            "type=container",
-            "--filter",
-            f"label={PROJECT_LABEL}={compose.project}",
-        ]
+        record = [docker.client, "events", "--since", since, "--format", "{{json .}}"]
+        label = f"label={PROJECT_LABEL}={compose.project}"
         with events.open("wb") as out:
             recorder = subprocess.Popen(
-                [docker.client, "events", "--since", since, "--format", "{{json .}}", *filters],
-                stdout=out,
+                [*record, "--filter", "type=container", "--filter", label], stdout=out
             )
         stack = cls(compose, f"http://127.0.0.1:{frontend_port}", events, recorder)
         try:
@@ -308,11 +297,12 @@ class Stack:
         self.recorder.terminate()
         self.recorder.wait(timeout=10)
 
-    def wait_healthy(self, service: str, count: int = 1, timeout: float = 120) -> list[str]:
-        def healthy() -> list[str]:
-            ids = self.compose.containers(service, state="")
-            states = [self.compose.docker.health(c) for c in ids]
-            return ids if len(ids) == count and set(states) == {"healthy"} else []
+    def wait_healthy(self, service: str, count: int = 1, timeout: float = 120) -> None:
+        """Until `count` running containers of `service` are all healthy."""
+
+        def healthy() -> bool:
+            running = self.compose.containers(service, state="")
+            states = {self.compose.docker.health(c) for c in running}
+            return len(running) == count and states == {"healthy"}
 
         wait_until(healthy, timeout=timeout, interval=0.5)
-        return healthy()

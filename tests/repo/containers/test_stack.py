@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import httpx
 import pytest
 
+from countq.config import Settings
 from tests.helpers.processes import wait_until
 from tests.repo.containers.api import post_counts, stats, wait_drained
 from tests.repo.containers.engine import SERVICE_LABEL, Stack
+from tests.repo.containers.lib import environment, services
 
 LONG_RUNNING = ("mysql", "redis", "producer", "consumer", "frontend")
 
@@ -106,17 +108,39 @@ def test_three_consumers_share_the_group_and_store_5000_posts_exactly_once(stack
     assert stats(stack.url)["consumers"] == 3
 
 
+def group_consumers(stack: Stack) -> dict[str, int]:
+    """Consumer name -> entries it holds unacked, as Redis's XINFO CONSUMERS says."""
+    queue = Settings(redis_queue=environment(services()["consumer"])["REDIS_QUEUE"])
+    (redis,) = stack.compose.containers("redis")
+    xinfo = ("redis-cli", "--raw", "XINFO", "CONSUMERS", queue.stream_key, queue.group)
+    fields = stack.compose.docker.exec(redis, *xinfo).stdout.split()
+    consumers: list[dict[str, str]] = []
+    for key, value in zip(fields[::2], fields[1::2], strict=True):
+        if key == "name":  # each consumer's fields start with its name
+            consumers.append({})
+        consumers[-1][key] = value
+    return {c["name"]: int(c["pending"]) for c in consumers}
+
+
 def test_a_consumer_killed_mid_drain_loses_nothing(stack: Stack) -> None:
+    # A backlog first, then the consumers back: the first to read holds a
+    # batch and reads the next one ahead, and that one is killed.
+    stack.compose("stop", "consumer")
     before = stats(stack.url)["stored_rows"]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        posting = pool.submit(post_counts, stack.url, range(5_000))
-        wait_until(lambda: stats(stack.url)["stored_rows"] >= before + 500, timeout=120)
-        victim = stack.compose.containers("consumer", state="")[1]
-        stack.compose.docker("kill", "--signal", "SIGKILL", victim)
-        assert stats(stack.url)["stored_rows"] < before + 5_000, "the kill must land mid-drain"
-        posting.result()
-    # What the killed consumer had read but not acked is reclaimed by the
-    # others once it has been idle for CLAIM_IDLE_MS (30 s by default).
+    post_counts(stack.url, range(5_000))
+    stack.compose("start", "consumer")
+    wait_until(lambda: stats(stack.url)["pending"] > 0, timeout=60, interval=0.02)
+    holders = [name for name, pending in group_consumers(stack).items() if pending]
+    victim = next(
+        c for c in stack.compose.containers("consumer", state="")
+        if any(name.startswith(c[:12]) for name in holders)  # names are <hostname>-<pid>
+    )  # fmt: skip
+    stack.compose.docker("kill", "--signal", "SIGKILL", victim)
+    assert stats(stack.url)["stored_rows"] < before + 5_000, "the kill must land mid-drain"
+    held = sum(p for name, p in group_consumers(stack).items() if name.startswith(victim[:12]))
+    assert held > 0, "the killed consumer held no entries"
+    # What it had read but not acked is reclaimed by the others once it has
+    # been idle for CLAIM_IDLE_MS (30 s by default).
     wait_drained(stack.url, before + 5_000, timeout=150)
 
 
