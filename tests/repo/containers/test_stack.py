@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -99,10 +99,12 @@ def test_services_are_configured_as_compose_asks(stack: Stack) -> None:
 
 
 def test_three_consumers_share_the_group_and_store_5000_posts_exactly_once(stack: Stack) -> None:
-    stack.compose("up", "--detach", "--no-build", "--scale", "consumer=3")
-    stack.wait_healthy("consumer", count=3)
     before = stats(stack.url)["stored_rows"]
-    post_counts(stack.url, range(5_000))
+    stack.compose("up", "--detach", "--no-build", "--scale", "consumer=3")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        posting = pool.submit(post_counts, stack.url, range(5_000))
+        stack.wait_healthy("consumer", count=3)
+        posting.result()
     wait_drained(stack.url, before + 5_000, timeout=120)
     # A consumer enters the group's list with its first read of entries.
     assert stats(stack.url)["consumers"] == 3
@@ -123,25 +125,32 @@ def group_consumers(stack: Stack) -> dict[str, int]:
 
 
 def test_a_consumer_killed_mid_drain_loses_nothing(stack: Stack) -> None:
-    # A backlog first, then the consumers back: the first to read holds a
-    # batch and reads the next one ahead, and that one is killed.
+    """A backlog, the consumers back on it, and one SIGKILLed while it holds
+    entries it has read but not stored. The database is paused for the moment
+    of the kill, so the consumers cannot finish a batch before it lands: the
+    drain would otherwise be over in well under a second."""
+    docker, n = stack.compose.docker, 5_000
+    consumers = stack.compose.containers("consumer")
+    (mysql,) = stack.compose.containers("mysql")
     stack.compose("stop", "consumer")
     before = stats(stack.url)["stored_rows"]
-    post_counts(stack.url, range(5_000))
-    stack.compose("start", "consumer")
-    wait_until(lambda: stats(stack.url)["pending"] > 0, timeout=60, interval=0.02)
-    holders = [name for name, pending in group_consumers(stack).items() if pending]
-    victim = next(
-        c for c in stack.compose.containers("consumer", state="")
-        if any(name.startswith(c[:12]) for name in holders)  # names are <hostname>-<pid>
-    )  # fmt: skip
-    stack.compose.docker("kill", "--signal", "SIGKILL", victim)
-    assert stats(stack.url)["stored_rows"] < before + 5_000, "the kill must land mid-drain"
-    held = sum(p for name, p in group_consumers(stack).items() if name.startswith(victim[:12]))
-    assert held > 0, "the killed consumer held no entries"
-    # What it had read but not acked is reclaimed by the others once it has
-    # been idle for CLAIM_IDLE_MS (30 s by default).
-    wait_drained(stack.url, before + 5_000, timeout=150)
+    post_counts(stack.url, range(n))
+    docker("pause", mysql)
+    try:
+        docker("start", *consumers)
+        # Asked of Redis: /stats would wait for the paused database.
+        wait_until(lambda: any(group_consumers(stack).values()), timeout=60, interval=0.1)
+        holders = [name for name, pending in group_consumers(stack).items() if pending]
+        victim = next(c for c in consumers if any(h.startswith(c[:12]) for h in holders))
+        docker("kill", "--signal", "SIGKILL", victim)
+        held = {h: p for h, p in group_consumers(stack).items() if h.startswith(victim[:12])}
+        assert sum(held.values()) > 0, held
+    finally:
+        docker("unpause", mysql)
+    assert stats(stack.url)["stored_rows"] < before + n, "the kill must land mid-drain"
+    # What it held is reclaimed by the others once it has been idle for
+    # CLAIM_IDLE_MS (30 s by default); consumer names are <hostname>-<pid>.
+    wait_drained(stack.url, before + n, timeout=150)
 
 
 def test_down_v_leaves_nothing_behind(stack: Stack) -> None:
