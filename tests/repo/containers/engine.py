@@ -159,7 +159,9 @@ class Docker:
         )
 
     def build(self, dockerfile: Path, tag: str, log: Path) -> str:
-        """Build from the repository root as compose does; the image id."""
+        """Build from the repository root as compose does; the image id. The
+        image the tag named before is removed, so reruns leave none behind."""
+        before = self("image", "inspect", "--format", "{{.Id}}", tag, check=False).stdout.strip()
         log.parent.mkdir(parents=True, exist_ok=True)
         iidfile = log.with_suffix(".iid")
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
@@ -175,7 +177,10 @@ class Docker:
             )
         if result.returncode != 0:
             raise DockerError(f"building {tag} failed:\n{log.read_text()[-4000:]}")
-        return iidfile.read_text().strip()
+        image = iidfile.read_text().strip()
+        if before and before != image:
+            self("image", "rm", before, check=False)
+        return image
 
     def image_size(self, image: str) -> int:
         return int(self("image", "inspect", "--format", "{{.Size}}", image).stdout)

@@ -119,7 +119,8 @@ stage_context() {  # stage_context NAME DIR
 }
 
 build_standin() {  # build_standin NAME TAG HASH
-  local context log
+  local context log before
+  before="$("$docker" image inspect --format '{{.Id}}' "$2" 2>/dev/null || true)"
   context="$(mktemp -d)"
   log="$cache/$1.log"
   stage_context "$1" "$context"
@@ -133,6 +134,8 @@ build_standin() {  # build_standin NAME TAG HASH
     exit 1
   fi
   rm -rf "$context"
+  # The stale stand-in this one replaces, so edits leave no images behind.
+  if [[ -n "$before" ]]; then "$docker" image rm "$before" >/dev/null 2>&1 || true; fi
 }
 
 todo=()
