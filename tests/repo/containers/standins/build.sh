@@ -119,23 +119,17 @@ stage_context() {  # stage_context NAME DIR
 }
 
 build_standin() {  # build_standin NAME TAG HASH
-  local context log before
+  local context before
   before="$("$docker" image inspect --format '{{.Id}}' "$2" 2>/dev/null || true)"
   context="$(mktemp -d)"
-  log="$cache/$1.log"
   stage_context "$1" "$context"
-  echo "build.sh: stand-in $2 from tests/repo/containers/standins/$1"
-  mkdir -p "$cache"
-  if ! DOCKER_BUILDKIT=1 "$docker" build --progress=plain \
-    --label "$label=$2" --label "$label.sources=$3" --tag "$2" "$context" >"$log" 2>&1; then
-    tail -n 30 "$log" >&2
-    rm -rf "$context"
-    echo "build.sh: building the stand-in $2 failed (log: $log)" >&2
-    exit 1
-  fi
+  local status=0
+  DOCKER_BUILDKIT=1 "$docker" build --progress=plain \
+    --label "$label=$2" --label "$label.sources=$3" --tag "$2" "$context" || status=$?
   rm -rf "$context"
   # The stale stand-in this one replaces, so edits leave no images behind.
-  if [[ -n "$before" ]]; then "$docker" image rm "$before" >/dev/null 2>&1 || true; fi
+  if [[ $status -eq 0 && -n "$before" ]]; then "$docker" image rm "$before" >/dev/null 2>&1 || true; fi
+  return $status
 }
 
 todo=()
@@ -151,7 +145,22 @@ done
 [[ ${#todo[@]} -gt 0 ]] || exit 0
 
 build_base
+mkdir -p "$cache"
+# Side by side: each build mostly waits for Debian's mirror.
+builds=()
 for entry in "${todo[@]}"; do
   IFS="=" read -r name tag hash <<<"$entry"
-  build_standin "$name" "$tag" "$hash"
+  echo "build.sh: stand-in $tag from tests/repo/containers/standins/$name"
+  build_standin "$name" "$tag" "$hash" >"$cache/$name.log" 2>&1 &
+  builds+=("$!=$name=$tag")
 done
+failed=0
+for build in "${builds[@]}"; do
+  IFS="=" read -r pid name tag <<<"$build"
+  if ! wait "$pid"; then
+    tail -n 30 "$cache/$name.log" >&2
+    echo "build.sh: building the stand-in $tag failed (log: $cache/$name.log)" >&2
+    failed=1
+  fi
+done
+exit "$failed"
