@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for the producer, the consumer and the importer; the command picks
 # the role (`countq producer`, `countq consumer`, `countq migrate`, ...).
 

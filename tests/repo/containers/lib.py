@@ -1,8 +1,8 @@
 """Readers for the container files, shared by the tests in this folder.
 
-No Docker engine runs here, so the Dockerfiles, compose.yaml, .dockerignore,
-nginx.conf and envoy.yaml are read as data and checked against the application
-itself (its settings, its CLI) and against each other.
+The static checks read the Dockerfiles, compose.yaml, .dockerignore,
+nginx.conf and envoy.yaml as data and check them against the application
+itself (its settings, its CLI) and against each other; engine.py runs them.
 """
 
 from __future__ import annotations
