@@ -158,7 +158,9 @@ def test_image_job_builds_and_scans_every_dockerfile() -> None:
     on_disk = {
         name
         for name in source_files()
+        # The stand-in base images under tests/ are test fixtures, not shipped images.
         if re.fullmatch(r"(.*/)?(Dockerfile(\.[\w-]+)?|[\w-]+\.Dockerfile)", name)
+        and not name.startswith("tests/")
     }
     assert built == on_disk
     for entry in matrix:
