@@ -15,8 +15,8 @@ import pymysql
 import pytest
 import redis
 
-from countq import store
 from countq.config import Settings
+from tests.helpers.database import migrate
 from tests.helpers.processes import LiveStack, free_port, settings_env
 from tests.helpers.services import MYSQL, REDIS_URL, ROOT, mysql_url, require_mysql, require_redis
 
@@ -54,7 +54,7 @@ def settings(mysql_database: str, redis_queue: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         claim_idle_ms=500,
     )
-    store.migrate(mysql_database)
+    migrate(mysql_database)
     return s
 
 

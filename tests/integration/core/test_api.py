@@ -13,9 +13,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from countq.api.app import create_app
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.producer import create_app
+from countq.worker.loop import Consumer
 from tests.helpers.processes import free_port, settings_env
 from tests.helpers.services import REDIS_URL
 
@@ -210,7 +210,8 @@ def test_openapi_documents_the_fields(client: TestClient) -> None:
     count_out = schema["components"]["schemas"]["CountOut"]["properties"]
     assert set(count_out) == {"rows", "last_value", "last_id", "updated_at", "hostname"}
     body = schema["paths"]["/count"]["post"]["requestBody"]["content"]["application/json"]
-    assert body["schema"]["properties"]["count"]["type"] == "integer"
+    body_schema = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert body_schema["properties"]["count"]["type"] == "integer"
     assert client.get("/docs").status_code == 200
 
 
@@ -222,7 +223,7 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
 
 def test_concurrent_posts_share_a_call_and_respect_the_bound(settings: Settings) -> None:
     """Messages that arrive together are appended in one script call, each checked."""
-    from countq.queue import BacklogFull, ProducerQueue
+    from countq.queue.producer import BacklogFull, ProducerQueue
 
     async def burst() -> list[object]:
         queue = ProducerQueue(settings.model_copy(update={"max_backlog": 3}))

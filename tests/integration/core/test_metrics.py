@@ -15,8 +15,9 @@ import redis
 from moto import mock_aws
 
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.queue import uuid7
+from countq.messages import uuid7
+from countq.worker.loop import Consumer
+from countq.worker.metrics import CloudWatch
 from tests.helpers.processes import free_port, settings_env, start_countq, stop, wait_http
 from tests.helpers.services import REDIS_URL
 
@@ -37,7 +38,7 @@ def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatc
     r = redis.Redis.from_url(REDIS_URL)
     for i in range(3):
         r.xadd(s.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
-    consumer.publish_metrics(cloudwatch)
+    CloudWatch(s, consumer.queue).publish(cloudwatch)
     metrics = cloudwatch.list_metrics(Namespace="countq")["Metrics"]  # type: ignore[attr-defined]
     assert {m["MetricName"] for m in metrics} == {"Backlog", "OldestAgeSeconds"}
     assert all(m["Dimensions"] == [{"Name": "Environment", "Value": "dev"}] for m in metrics)

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .importer_db import MYSQL_HOST, MYSQL_PORT, Env, root_connection
+from tests.helpers.database import root_connection
+from tests.helpers.importer import Env
+from tests.helpers.services import MYSQL
 
 
 @pytest.fixture
@@ -16,7 +18,7 @@ def importer_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     import boto3
     from moto import mock_aws
 
-    from countq import secrets
+    from countq import credentials
 
     suffix = uuid.uuid4().hex[:10]
     database, app_user = f"countq_imp_{suffix}", f"app_{suffix}"
@@ -33,11 +35,11 @@ def importer_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("MYSQL_HOST", MYSQL_HOST)
-    monkeypatch.setenv("MYSQL_PORT", str(MYSQL_PORT))
+    monkeypatch.setenv("MYSQL_HOST", MYSQL["host"])
+    monkeypatch.setenv("MYSQL_PORT", str(MYSQL["port"]))
     monkeypatch.setenv("MYSQL_DATABASE", database)
     monkeypatch.setenv("MYSQL_TLS", "false")
-    secrets.clear_cache()
+    credentials.clear_cache()
     with mock_aws():
         sm = boto3.client("secretsmanager", region_name="eu-west-1")
         s3 = boto3.client("s3", region_name="eu-west-1")
@@ -56,7 +58,7 @@ def importer_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         try:
             yield Env(database, app_user, master, app, sm, s3, "dumps")
         finally:
-            secrets.clear_cache()
+            credentials.clear_cache()
             conn = root_connection()
             with conn.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS `{database}`")

@@ -1,0 +1,158 @@
+"""Every error the API answers, in one place: bad input is a 4xx that says what to
+fix, a dependency down is a 503 that says which, never a 500 for a known failure.
+
+- 413 / 415: `JsonBodies`, before a body is read;
+- 400 / 422: `invalid_body`, from what Pydantic found wrong with CountIn;
+- 503: `add_handlers`, for Redis, the backlog bound and the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from countq.api.metrics import REFUSED
+from countq.api.schemas import ErrorOut
+from countq.messages import INT64_MAX, INT64_MIN
+from countq.queue.producer import BacklogFull
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024
+NOT_JSON = "body is not valid JSON"
+
+# For the OpenAPI document: what each status means, in the shape `error` gives.
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "Redis or the database is unavailable"},
+}
+BAD_INPUT: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Body is not JSON"},
+    413: {"model": ErrorOut, "description": "Body too large"},
+    415: {"model": ErrorOut, "description": "Not application/json"},
+    422: {"model": ErrorOut, "description": "`count` missing or not a 64-bit integer"},
+}
+
+
+def error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+class JsonBodies:
+    """Every body this API takes is a small JSON document: refuse any other (413,
+    415) before reading it. A body without Content-Length (chunked) is counted
+    as it arrives instead."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        content_type = length = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                length = value
+        status, detail = _refusal(content_type, length, self.limit)
+        if status:
+            REFUSED.labels("invalid").inc()
+            return await error(status, detail)(scope, receive, send)
+        await self.app(scope, _counted(receive, self.limit) if not length else receive, send)
+
+
+def _refusal(content_type: bytes, length: bytes, limit: int) -> tuple[int, str]:
+    if length and (not length.isdigit() or int(length) > limit):
+        return 413, too_large(limit)
+    if content_type.split(b";")[0].strip().lower() != b"application/json":
+        return 415, "Content-Type must be application/json"
+    return 0, ""
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def receive_counted() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            REFUSED.labels("invalid").inc()
+            raise HTTPException(413, too_large(limit))  # FastAPI renders {"detail": ...}
+        return message
+
+    return receive_counted
+
+
+def invalid_body(errors: list[dict[str, Any]]) -> tuple[int, str]:
+    """The status and the sentence for what Pydantic (or the JSON parser) found."""
+    statuses, details = zip(*(_one_error(e) for e in errors), strict=True)
+    return min(statuses), "; ".join(details)
+
+
+def _one_error(err: dict[str, Any]) -> tuple[int, str]:
+    kind, loc = err.get("type"), tuple(err.get("loc", ()))
+    field = ".".join(str(p) for p in loc[1:])
+    if kind == "json_invalid" or (kind == "missing" and loc == ("body",)):
+        return 400, NOT_JSON
+    if loc == ("body",):
+        return 422, 'body must be a JSON object like {"count": 1764283170}'
+    if kind == "missing":
+        return 422, f"{field} is required"
+    if kind == "int_type":
+        return 422, f"{field} must be an integer, not {_json_type(err.get('input'))}"
+    if set(err.get("ctx", {}).values()) & {INT64_MIN, INT64_MAX}:
+        return 422, f"{field} must fit in a signed 64-bit integer"
+    return 422, f"{field or 'body'}: {err.get('msg', 'invalid')}"
+
+
+def _json_type(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        float: "a number with a fraction",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+# Async handlers: Starlette runs a plain `def` handler in its thread pool.
+async def _invalid_input(_request: Request, exc: Exception) -> Response:
+    REFUSED.labels("invalid").inc()
+    return error(*invalid_body(list(cast(RequestValidationError, exc).errors())))
+
+
+async def _backlog_full(_request: Request, exc: Exception) -> Response:
+    REFUSED.labels("backlog").inc()
+    return error(503, f"{exc}; retry later")
+
+
+async def _redis_down(request: Request, exc: Exception) -> Response:
+    REFUSED.labels("redis").inc()
+    log.warning("Redis unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return error(503, f"queue unavailable (Redis): {type(exc).__name__}; retry later")
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return error(503, "database unavailable; retry later")
+
+
+def add_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_input)
+    app.add_exception_handler(BacklogFull, _backlog_full)
+    app.add_exception_handler(RedisError, _redis_down)
+    app.add_exception_handler(SQLAlchemyError, _database_down)
