@@ -120,9 +120,10 @@ def misconfiguration(exc: BaseException, settings: Settings) -> ConfigError | No
     code = error.args[0]
     if code in (CANNOT_CONNECT, UNKNOWN_HOST):
         return ConfigError(f"cannot reach {server}: check {check('MYSQL_HOST', 'MYSQL_PORT')}")
+    if code == ACCESS_DENIED and settings.db_secret_arn:
+        return ConfigError(f"{server} refused the login in DB_SECRET_ARN's secret: check it")
     if code == ACCESS_DENIED:
-        who = "the secret DB_SECRET_ARN names" if settings.db_secret_arn else None
-        names = who or check("MYSQL_USER", "MYSQL_PASSWORD")
+        names = check("MYSQL_USER", "MYSQL_PASSWORD")
         return ConfigError(f"{server} refused the login of user {url.username!r}: check {names}")
     if code in (UNKNOWN_DATABASE, DATABASE_ACCESS_DENIED):
         return ConfigError(

@@ -49,7 +49,7 @@ def connect(settings: Settings, *, database: str | None = None) -> pymysql.Conne
 def exclusive(settings: Settings, timeout_s: float) -> Iterator[None]:
     """Hold the database's importer lock (a MySQL named lock, released with the
     session should this process die); Busy when another run keeps it past `timeout_s`."""
-    name = f"countq.importer.{settings.mysql_database}"[:64]  # MySQL's limit for lock names
+    name = lock_name(settings.mysql_database)
     conn = connect(settings)
     try:
         with conn.cursor() as cur:
@@ -63,6 +63,10 @@ def exclusive(settings: Settings, timeout_s: float) -> Iterator[None]:
         yield
     finally:
         conn.close()  # ends the session, which releases the lock
+
+
+def lock_name(database: str) -> str:
+    return f"countq.importer.{database}"[:64]  # MySQL's limit for lock names
 
 
 def ensure_database(settings: Settings) -> None:

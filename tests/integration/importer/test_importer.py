@@ -5,13 +5,17 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pymysql
 import pytest
 
 from countq.config import Settings
 from countq.importer import run as importer_run
+from countq.importer.admin import lock_name
 from countq.importer.handler import handler, main
 from tests.helpers.database import root_connection
 from tests.helpers.importer import Env
@@ -337,3 +341,47 @@ def test_import_stops_before_the_lambda_time_limit(importer_env: Env) -> None:
     assert result["ok"] is False and result["line"] == 3
     assert "time nearly over" in result["error"] and result["statements_executed"] == 2
     assert query(importer_env.database, "SELECT COUNT(*) FROM t") == [(0,)]
+
+
+def test_runs_at_the_same_time_take_turns(importer_env: Env) -> None:
+    """Two provisions and an import started together: the importer lock makes them
+    take turns, so none trips over another's half-made schema or user."""
+    importer_env.put_dump("turns.sql", b"CREATE TABLE IF NOT EXISTS t (id INT);\n")
+    events = [
+        {"action": "provision"},
+        {"action": "provision"},
+        {"action": "import", "bucket": "dumps", "key": "turns.sql"},
+    ]
+    start = threading.Barrier(len(events))
+
+    def together(event: dict[str, str]) -> dict[str, object]:
+        start.wait()
+        return handler(event, None)
+
+    with ThreadPoolExecutor(len(events)) as pool:
+        results = list(pool.map(together, events))
+    assert [r["ok"] for r in results] == [True, True, True], results
+    assert {"messages", "message_stats", "alembic_version", "t"} <= tables(importer_env.database)
+    assert query(importer_env.database, "SELECT id, row_count FROM message_stats") == [(1, 0)]
+
+
+def test_a_run_that_cannot_have_the_lock_says_so(
+    importer_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer_run, "LOCK_TIMEOUT_S", 1)
+    holder = root_connection()
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (lock_name(importer_env.database),))
+            assert cur.fetchone() == (1,)
+        started = time.monotonic()
+        result = handler({"action": "provision"}, None)
+        assert time.monotonic() - started < 10
+    finally:
+        holder.close()  # the session ends, and the lock with it
+    assert result["ok"] is False
+    assert result["error"] == (
+        f"Busy: another importer run is working on database {importer_env.database}"
+        " and did not finish within 1 s; try again when it has"
+    )
+    assert handler({"action": "provision"}, None)["ok"]
