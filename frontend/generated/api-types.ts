@@ -77,15 +77,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** CountIn */
-        CountIn: {
-            /**
-             * Count
-             * @description A signed 64-bit integer (e.g. a unix timestamp)
-             * @example 1764283170
-             */
-            count: number;
-        };
         /** CountOut */
         CountOut: {
             /**
@@ -240,11 +231,18 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CountIn"];
+                "application/json": {
+                    /**
+                     * Count
+                     * @description A signed 64-bit integer (e.g. a unix timestamp)
+                     * @example 1764283170
+                     */
+                    count: number;
+                };
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Queued */
             202: {
                 headers: {
                     [name: string]: unknown;

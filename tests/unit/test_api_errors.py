@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from countq.api.app import create_app
-from countq.api.errors import invalid_body
+from countq.api.errors import invalid_body, validated
+from countq.api.schemas import CountIn
 from countq.config import Settings
 
 
@@ -55,33 +57,28 @@ def test_refusals_carry_cors_headers(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("errors", "expected"),
+    ("body", "status", "detail"),
     [
-        ([{"type": "json_invalid", "loc": ("body", 3)}], (400, "body is not valid JSON")),
-        ([{"type": "missing", "loc": ("body",)}], (400, "body is not valid JSON")),
-        ([{"type": "missing", "loc": ("body", "count")}], (422, "count is required")),
-        (
-            [{"type": "int_type", "loc": ("body", "count"), "input": 1.5}],
-            (422, "count must be an integer, not a number with a fraction"),
-        ),
-        (
-            [{"type": "less_than_equal", "loc": ("body", "count"), "ctx": {"le": 2**63 - 1}}],
-            (422, "count must fit in a signed 64-bit integer"),
-        ),
-        (
-            [{"type": "string_too_long", "loc": ("body", "name"), "msg": "too long"}],
-            (422, "name: too long"),
-        ),
-        (
-            [
-                {"type": "missing", "loc": ("body", "count")},
-                {"type": "missing", "loc": ("body", "other")},
-            ],
-            (422, "count is required; other is required"),
-        ),
+        (b"", 400, "body is not valid JSON"),
+        (b"[" * 600, 400, "body is not valid JSON"),
+        (b'"x"', 422, 'body must be a JSON object like {"count": 1764283170}'),
+        (b'{"count": NaN}', 422, "count must be an integer, not a number with a fraction"),
+        (b'{"count": 1e3}', 422, "count must be an integer, not a number with a fraction"),
+        (b'{"count": {}}', 422, "count must be an integer, not an object"),
+        (b'{"count": 12345678901234567890}', 422, "count must fit in a signed 64-bit integer"),
     ],
 )
-def test_validation_errors_become_one_message(
-    errors: list[dict[str, object]], expected: tuple[int, str]
+def test_what_pydantic_finds_wrong_becomes_one_message(
+    body: bytes, status: int, detail: str
 ) -> None:
-    assert invalid_body(errors) == expected
+    with pytest.raises(HTTPException) as refused:
+        validated(CountIn, body)
+    assert (refused.value.status_code, refused.value.detail) == (status, detail)
+
+
+def test_several_errors_become_one_message() -> None:
+    errors = [
+        {"type": "missing", "loc": ("count",)},
+        {"type": "string_too_long", "loc": ("name",), "msg": "too long"},
+    ]
+    assert invalid_body(errors) == (422, "count is required; name: too long")

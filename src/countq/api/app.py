@@ -52,8 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
     )
     errors.add_handlers(app)
-    app.include_router(count.router)
-    app.include_router(ops.router)
+    count.add_routes(app)
+    ops.add_routes(app)
     _serve_page(app, settings)
     return app
 

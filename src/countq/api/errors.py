@@ -2,28 +2,31 @@
 fix, a dependency down is a 503 that says which, never a 500 for a known failure.
 
 - 413 / 415: `JsonBodies`, before a body is read;
-- 400 / 422: `invalid_body`, from what Pydantic found wrong with CountIn;
+- 400 / 422: `validated`, from what Pydantic found wrong with a body;
 - 503: `add_handlers`, for Redis, the backlog bound and the database.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import HTTPException, RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.exceptions import HTTPException
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from countq.api.metrics import REFUSED
-from countq.api.schemas import ErrorOut
+from countq.api.schemas import ErrorOut, Json
 from countq.messages import INT64_MAX, INT64_MIN
 from countq.queue.producer import BacklogFull
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY_BYTES = 1024
 NOT_JSON = "body is not valid JSON"
@@ -40,8 +43,8 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+def error(status: int, detail: str) -> Json:
+    return Json({"detail": detail}, status_code=status)
 
 
 def too_large(limit: int) -> str:
@@ -95,26 +98,35 @@ def _counted(receive: Receive, limit: int) -> Receive:
     return receive_counted
 
 
-def invalid_body(errors: list[dict[str, Any]]) -> tuple[int, str]:
-    """The status and the sentence for what Pydantic (or the JSON parser) found."""
+def validated(model: type[M], raw: bytes) -> M:
+    """`raw` parsed and validated by Pydantic in one call; else a 400 or 422 that
+    says what to fix (FastAPI renders the HTTPException as {"detail": ...})."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        REFUSED.labels("invalid").inc()
+        raise HTTPException(*invalid_body(list(exc.errors()))) from None
+
+
+def invalid_body(errors: list[Any]) -> tuple[int, str]:
+    """The status and the sentence for what Pydantic found wrong."""
     statuses, details = zip(*(_one_error(e) for e in errors), strict=True)
     return min(statuses), "; ".join(details)
 
 
 def _one_error(err: dict[str, Any]) -> tuple[int, str]:
-    kind, loc = err.get("type"), tuple(err.get("loc", ()))
-    field = ".".join(str(p) for p in loc[1:])
-    if kind == "json_invalid" or (kind == "missing" and loc == ("body",)):
+    kind, field = err.get("type"), ".".join(str(p) for p in err.get("loc", ()))
+    if kind == "json_invalid":
         return 400, NOT_JSON
-    if loc == ("body",):
+    if not field:
         return 422, 'body must be a JSON object like {"count": 1764283170}'
     if kind == "missing":
         return 422, f"{field} is required"
     if kind == "int_type":
         return 422, f"{field} must be an integer, not {_json_type(err.get('input'))}"
-    if set(err.get("ctx", {}).values()) & {INT64_MIN, INT64_MAX}:
+    if set((err.get("ctx") or {}).values()) & {INT64_MIN, INT64_MAX}:
         return 422, f"{field} must fit in a signed 64-bit integer"
-    return 422, f"{field or 'body'}: {err.get('msg', 'invalid')}"
+    return 422, f"{field}: {err.get('msg', 'invalid')}"
 
 
 def _json_type(value: Any) -> str:
@@ -130,11 +142,6 @@ def _json_type(value: Any) -> str:
 
 
 # Async handlers: Starlette runs a plain `def` handler in its thread pool.
-async def _invalid_input(_request: Request, exc: Exception) -> Response:
-    REFUSED.labels("invalid").inc()
-    return error(*invalid_body(list(cast(RequestValidationError, exc).errors())))
-
-
 async def _backlog_full(_request: Request, exc: Exception) -> Response:
     REFUSED.labels("backlog").inc()
     return error(503, f"{exc}; retry later")
@@ -152,7 +159,6 @@ async def _database_down(request: Request, exc: Exception) -> Response:
 
 
 def add_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(BacklogFull, _backlog_full)
     app.add_exception_handler(RedisError, _redis_down)
     app.add_exception_handler(SQLAlchemyError, _database_down)

@@ -7,6 +7,10 @@ check at the next `make frontend-types`.
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from countq.messages import INT64_MAX, INT64_MIN
@@ -59,3 +63,10 @@ class Readiness(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str = Field(..., description="What went wrong, for a person")
+
+
+class Json(JSONResponse):
+    """JSON rendered by orjson: the hot POST path spends less time encoding."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
