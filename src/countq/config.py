@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     db_secret_arn: str | None = None
 
     # HTTP and queue behaviour
-    http_port: int = Field(5080, ge=1, le=65535, description="The producer's HTTP port")
+    http_port: int = Field(5080, ge=0, le=65535, description="The producer's HTTP port")
     consumer_port: int = Field(
         5081, ge=0, le=65535, description="The consumer's /metrics port (0: any free port)"
     )
