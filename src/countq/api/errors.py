@@ -60,7 +60,7 @@ class JsonBodies:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         content_type = length = b""
         for name, value in scope["headers"]:
