@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from countq import credentials
 from countq.credentials import Login, retry_refused, retry_refused_async
 
 
@@ -38,25 +35,15 @@ class Server:
 
 
 @pytest.fixture
-def rotated(monkeypatch: pytest.MonkeyPatch) -> Iterator[Login]:
+def rotated(fake_aws: str) -> Login:
     """A login whose secret was cached as "old", then rotated to "new"."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in {
-        "AWS_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    credentials.clear_cache()
-    with mock_aws():
-        sm: Any = boto3.client("secretsmanager", region_name="eu-west-1")
-        arn = sm.create_secret(Name="login", SecretString='{"username": "u", "password": "old"}')
-        login = Login(arn["ARN"])
-        assert login.get() == ("u", "old")  # cached from here on
-        new = json.dumps({"username": "u", "password": "new"})
-        sm.put_secret_value(SecretId=arn["ARN"], SecretString=new)
-        yield login
-    credentials.clear_cache()
+    sm: Any = boto3.client("secretsmanager", region_name=fake_aws)
+    arn = sm.create_secret(Name="login", SecretString='{"username": "u", "password": "old"}')
+    login = Login(arn["ARN"])
+    assert login.get() == ("u", "old")  # cached from here on
+    new = json.dumps({"username": "u", "password": "new"})
+    sm.put_secret_value(SecretId=arn["ARN"], SecretString=new)
+    return login
 
 
 def test_a_rotated_secret_is_fetched_again_once(rotated: Login) -> None:

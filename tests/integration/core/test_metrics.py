@@ -4,7 +4,6 @@ CloudWatch figures (autoscaling and the backlog-age alarm) on moto."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import boto3
 import httpx
 import pytest
 import redis
-from moto import mock_aws
 
 from countq.config import Settings
 from countq.messages import uuid7
@@ -23,12 +21,8 @@ from tests.helpers.services import REDIS_URL
 
 
 @pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    with mock_aws():
-        yield boto3.client("cloudwatch")
+def cloudwatch(fake_aws: str) -> object:
+    return boto3.client("cloudwatch", region_name=fake_aws)
 
 
 def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatch: object) -> None:

@@ -13,7 +13,6 @@ import boto3
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from moto import mock_aws
 
 from countq import credentials
 from countq.api.app import create_app
@@ -23,24 +22,10 @@ from tests.helpers.database import db_rows
 from tests.helpers.processes import wait_until
 from tests.helpers.services import REDIS_URL
 
-REGION = "eu-west-1"
-
 
 @pytest.fixture
-def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    credentials.clear_cache()
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name=REGION)
-    credentials.clear_cache()
+def secrets_manager(fake_aws: str) -> object:
+    return boto3.client("secretsmanager", region_name=fake_aws)
 
 
 @pytest.fixture
