@@ -39,7 +39,7 @@ from common import (
     verdict,
 )
 
-from countq.queue import uuid7
+from countq.messages import uuid7
 
 TARGET = 100_000
 CHUNK = 2000

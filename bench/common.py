@@ -114,7 +114,8 @@ def countq_env(db_url: str, queue: str, port: int, **extra: object) -> dict[str,
         DATABASE_URL=db_url,
         REDIS_URL=REDIS_URL,
         REDIS_QUEUE=queue,
-        HTTP_PORT=str(port),
+        HTTP_PORT=str(port),  # the producer's
+        CONSUMER_PORT=str(port),  # the consumer's (/metrics)
         LOG_LEVEL="WARNING",
         MAX_BACKLOG="100000000",
     )
@@ -204,7 +205,7 @@ def start_countq(
         f"countq-{role}", [PY, "-m", "countq", role], countq_env(db_url, queue, port, **extra)
     )
     started.append(proc)
-    wait_http(proc, port)
+    wait_http(proc, port, "/health" if role == "producer" else "/metrics")
     return proc, port
 
 

@@ -7,7 +7,8 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default defineConfig([
-  globalIgnores(["dist/", "coverage/"]),
+  // generated/ is written by `make frontend-types` from the producer's OpenAPI document.
+  globalIgnores(["dist/", "coverage/", "generated/"]),
   js.configs.recommended,
   tseslint.configs.recommended,
   reactHooks.configs.flat.recommended,

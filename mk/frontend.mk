@@ -3,16 +3,21 @@
 
 FRONTEND_DIST := frontend/dist
 FRONTEND_DEPS := frontend/node_modules/.package-lock.json
-FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+FRONTEND_SRC := $(shell find frontend/src frontend/generated frontend/public -type f 2>/dev/null) \
 	frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
 # Root installs from Debian's packages directly; anyone else through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
+# The page's API types are generated from the producer's OpenAPI document.
+OPENAPI_JSON := build/openapi.json
+API_TYPES := frontend/generated/api-types.ts
+
 TEST_SETUP += frontend-build chromium frontend-unit
-LINT_TARGETS += frontend-typecheck frontend-lint
+LINT_TARGETS += frontend-typecheck frontend-lint frontend-types-check
 RUN_SETUP += frontend-build
 
-.PHONY: frontend-deps frontend-build frontend-unit frontend-typecheck frontend-lint frontend-dev chromium
+.PHONY: frontend-deps frontend-build frontend-unit frontend-typecheck frontend-lint frontend-dev \
+	frontend-types frontend-types-check chromium
 
 frontend-deps: $(FRONTEND_DEPS) ## npm ci in frontend/ (from the committed lock file)
 
@@ -34,6 +39,18 @@ frontend-typecheck: $(FRONTEND_DEPS) ## TypeScript strict type check of the page
 # The same npm scripts the pre-commit hooks run, so the rules live in frontend/.
 frontend-lint: $(FRONTEND_DEPS) ## ESLint and the Prettier format check of the page and its tests
 	cd frontend && npm run --silent lint && npm run --silent format:check
+
+# What the producer serves at /openapi.json, without starting it.
+$(OPENAPI_JSON): $(VENV)/.installed $(shell find src/countq -name '*.py')
+	@mkdir -p $(@D)
+	$(PY) -c 'import json; from countq.api.app import create_app; \
+		print(json.dumps(create_app().openapi(), indent=2))' >$@
+
+frontend-types: $(FRONTEND_DEPS) $(OPENAPI_JSON) ## regenerate the page's API types from the producer's OpenAPI document
+	cd frontend && npx openapi-typescript ../$(OPENAPI_JSON) --output $(API_TYPES:frontend/%=%)
+
+frontend-types-check: $(FRONTEND_DEPS) $(OPENAPI_JSON) ## fail when the page's API types are older than the API (make frontend-types)
+	cd frontend && npx openapi-typescript ../$(OPENAPI_JSON) --output $(API_TYPES:frontend/%=%) --check
 
 frontend-dev: $(FRONTEND_DEPS) ## Vite dev server with hot reload; API calls go to a producer on :5080
 	cd frontend && npx vite

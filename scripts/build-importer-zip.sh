@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the importer Lambda zip (python3.11, x86_64): the countq package plus
-# the runtime dependencies the importer imports, as manylinux2014 wheels.
+# Build the importer Lambda zip (python3.11, x86_64): the countq modules the
+# importer imports, its migrations, and the runtime dependencies they import,
+# as manylinux2014 wheels. Nothing else of countq (no API, no worker, no redis).
 # Usage: scripts/build-importer-zip.sh [out.zip]   (default: build/importer.zip)
 #
 # Dependency versions are pinned to the ones installed in .venv (the ones the
@@ -18,8 +19,8 @@ if [[ -z "$python" ]]; then
   if [[ -x "$root/.venv/bin/python" ]]; then python="$root/.venv/bin/python"; else python=python3; fi
 fi
 
-# What `countq.importer` imports, directly or through countq.store/config/queue.
-deps=(pymysql sqlalchemy alembic pydantic-settings redis)
+# What `countq.importer.handler` imports, directly or through countq.db/config.
+deps=(pymysql sqlalchemy alembic pydantic-settings)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -39,9 +40,25 @@ echo "build-importer-zip: installing ${deps[*]} for cp311 manylinux2014_x86_64" 
 rm -rf "$work/pkg/bin"
 find "$work/pkg" -path '*.dist-info/*' \( -name RECORD -o -name INSTALLER -o -name REQUESTED \) -delete
 
-mkdir -p "$work/pkg/countq"
-(cd "$root/src/countq" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0) \
-  | (cd "$root/src/countq" && xargs -0 cp --parents -t "$work/pkg/countq")
+# The countq modules the handler imports (asked of Python, so the list cannot
+# go stale), plus the migration scripts Alembic loads by path.
+"$python" - "$root/src" "$work/pkg" <<'PY'
+import shutil, sys
+from pathlib import Path
+src, dest = Path(sys.argv[1]), Path(sys.argv[2])
+sys.path.insert(0, str(src))
+import countq.importer.handler  # noqa: F401
+files = {
+    Path(module.__file__)
+    for name, module in list(sys.modules.items())
+    if name.partition(".")[0] == "countq" and getattr(module, "__file__", None)
+}
+files |= {p for p in (src / "countq/db/migrations").rglob("*") if p.is_file() and p.suffix != ".pyc"}
+for path in sorted(files):
+    target = dest / path.relative_to(src)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+PY
 
 mkdir -p "$(dirname "$out")"
 "$python" - "$work/pkg" "$out" <<'PY'

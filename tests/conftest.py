@@ -15,10 +15,12 @@ import pymysql
 import pytest
 import redis
 
-from countq import store
 from countq.config import Settings
+from tests.helpers.database import migrate
 from tests.helpers.processes import LiveStack, free_port, settings_env
 from tests.helpers.services import MYSQL, REDIS_URL, ROOT, mysql_url, require_mysql, require_redis
+
+AWS_REGION = "eu-west-1"
 
 
 @pytest.fixture
@@ -54,8 +56,31 @@ def settings(mysql_database: str, redis_queue: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         claim_idle_ms=500,
     )
-    store.migrate(mysql_database)
+    migrate(mysql_database)
     return s
+
+
+@pytest.fixture
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's AWS in this process: fake keys, one region, nothing from the host's AWS
+    configuration, no secret cached before or after. Yields the region."""
+    from moto import mock_aws
+
+    from countq import credentials
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "AWS_REGION": AWS_REGION,
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    credentials.clear_cache()
+    with mock_aws():
+        yield AWS_REGION
+    credentials.clear_cache()
 
 
 @pytest.fixture

@@ -47,6 +47,14 @@ function figure(label: string) {
   return screen.getByLabelText(label, { selector: "dd" });
 }
 
+/** Types `n` into "Messages to send" and presses Send. */
+async function send(n: string) {
+  const input = screen.getByLabelText("Messages to send");
+  await userEvent.clear(input);
+  await userEvent.type(input, n);
+  await userEvent.click(screen.getByRole("button", { name: "Send" }));
+}
+
 function renderApp(api: ReturnType<typeof fakeApi>) {
   // A long refresh period keeps the timer out of the way; tests press GET.
   return render(<App client={api.client} refreshMs={60_000} now={() => NOW_MS} />);
@@ -126,10 +134,7 @@ describe("App", () => {
   it("sends N messages and reports how many were queued", async () => {
     const api = fakeApi();
     renderApp(api);
-    const input = screen.getByLabelText("Messages to send");
-    await userEvent.clear(input);
-    await userEvent.type(input, "30");
-    await userEvent.click(screen.getByRole("button", { name: "Send" }));
+    await send("30");
     await waitFor(() =>
       expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent("Queued 30 of 30 messages"),
     );
@@ -141,10 +146,7 @@ describe("App", () => {
     const api = fakeApi();
     api.state.postStatus = 503;
     renderApp(api);
-    const input = screen.getByLabelText("Messages to send");
-    await userEvent.clear(input);
-    await userEvent.type(input, "3");
-    await userEvent.click(screen.getByRole("button", { name: "Send" }));
+    await send("3");
     await waitFor(() =>
       expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent(
         "Queued 0 of 3; 3 failed: POST /count failed: HTTP 503",
@@ -155,10 +157,7 @@ describe("App", () => {
   it.each(["0", "1.5", "10001"])("refuses to send %s messages", async (n) => {
     const api = fakeApi();
     renderApp(api);
-    const input = screen.getByLabelText("Messages to send");
-    await userEvent.clear(input);
-    await userEvent.type(input, n);
-    await userEvent.click(screen.getByRole("button", { name: "Send" }));
+    await send(n);
     expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent(
       "Enter a whole number from 1 to 10,000",
     );

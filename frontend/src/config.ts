@@ -1,5 +1,6 @@
 // Runtime settings from an optional config.json served beside index.html, so
 // one build serves every environment. Without it the API is the page's origin.
+import { errorText } from "./errors";
 
 export interface AppConfig {
   apiBaseUrl: string;
@@ -34,8 +35,7 @@ export async function loadConfig(
   try {
     return { config: parseConfig(await response.json()) };
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    return { config: DEFAULT_CONFIG, warning: `config.json ignored: ${reason}` };
+    return { config: DEFAULT_CONFIG, warning: `config.json ignored: ${errorText(err)}` };
   }
 }
 

@@ -14,6 +14,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigError(Exception):
+    """A setting a person must fix. The message is one sentence that names the
+    setting (and the server it tried); the CLI prints it and exits 2."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
@@ -40,7 +45,10 @@ class Settings(BaseSettings):
     db_secret_arn: str | None = None
 
     # HTTP and queue behaviour
-    http_port: int = 5080
+    http_port: int = Field(5080, ge=0, le=65535, description="The producer's HTTP port")
+    consumer_port: int = Field(
+        5081, ge=0, le=65535, description="The consumer's /metrics port (0: any free port)"
+    )
     web_concurrency: int = Field(1, description="uvicorn worker processes for the producer")
     cors_origins: str = "*"
     max_backlog: int = Field(1_000_000, description="Producer refuses (503) above this")

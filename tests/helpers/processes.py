@@ -73,6 +73,14 @@ def start_countq(command: str, env: dict[str, str], log: Path) -> subprocess.Pop
         )
 
 
+def start_consumer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A `countq consumer` with its metrics on a free port, once that port answers."""
+    port = free_port()
+    proc = start_countq("consumer", {**env, "CONSUMER_PORT": str(port)}, log)
+    wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc)
+    return proc
+
+
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> int:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -102,10 +110,7 @@ class LiveStack:
         stop(self.procs.pop("producer"))
 
     def start_consumer(self) -> None:
-        port = free_port()
-        env = {**self.env, "HTTP_PORT": str(port)}
-        self.procs["consumer"] = start_countq("consumer", env, self.logs / "consumer.log")
-        wait_http(f"http://127.0.0.1:{port}/health", proc=self.procs["consumer"])
+        self.procs["consumer"] = start_consumer(self.env, self.logs / "consumer.log")
 
     def stop_all(self) -> None:
         for name in list(self.procs):

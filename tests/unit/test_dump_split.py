@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from countq.importer import DumpError, Statement, iter_lines, split_statements
+from countq.importer.dump import DumpError, Statement, iter_lines, split_statements
 
 DUMP = (
     "-- header; not a statement\r\n"

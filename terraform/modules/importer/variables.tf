@@ -11,7 +11,7 @@ variable "zip_path" {
 variable "handler" {
   description = "Lambda handler."
   type        = string
-  default     = "countq.importer.handler"
+  default     = "countq.importer.handler.handler"
 }
 
 variable "vpc_id" {

@@ -13,9 +13,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from countq.api.app import create_app
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.producer import create_app
+from countq.worker.loop import Consumer
 from tests.helpers.processes import free_port, settings_env
 from tests.helpers.services import REDIS_URL
 
@@ -222,7 +222,7 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
 
 def test_concurrent_posts_share_a_call_and_respect_the_bound(settings: Settings) -> None:
     """Messages that arrive together are appended in one script call, each checked."""
-    from countq.queue import BacklogFull, ProducerQueue
+    from countq.queue.producer import BacklogFull, ProducerQueue
 
     async def burst() -> list[object]:
         queue = ProducerQueue(settings.model_copy(update={"max_backlog": 3}))

@@ -13,12 +13,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from countq.api.app import create_app
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.producer import create_app
+from countq.worker.loop import Consumer
+from tests.helpers.database import db_rows
 from tests.helpers.processes import wait_until
 from tests.helpers.services import require_tool
-from tests.integration.core.test_pipeline import db_rows
 
 
 @pytest.fixture(scope="module")

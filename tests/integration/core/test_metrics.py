@@ -4,30 +4,25 @@ CloudWatch figures (autoscaling and the backlog-age alarm) on moto."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
 import redis
-from moto import mock_aws
 
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.queue import uuid7
+from countq.messages import uuid7
+from countq.worker.loop import Consumer
+from countq.worker.metrics import CloudWatch
 from tests.helpers.processes import free_port, settings_env, start_countq, stop, wait_http
 from tests.helpers.services import REDIS_URL
 
 
 @pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    with mock_aws():
-        yield boto3.client("cloudwatch")
+def cloudwatch(fake_aws: str) -> object:
+    return boto3.client("cloudwatch", region_name=fake_aws)
 
 
 def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatch: object) -> None:
@@ -37,7 +32,7 @@ def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatc
     r = redis.Redis.from_url(REDIS_URL)
     for i in range(3):
         r.xadd(s.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
-    consumer.publish_metrics(cloudwatch)
+    CloudWatch(s, consumer.queue).publish(cloudwatch)
     metrics = cloudwatch.list_metrics(Namespace="countq")["Metrics"]  # type: ignore[attr-defined]
     assert {m["MetricName"] for m in metrics} == {"Backlog", "OldestAgeSeconds"}
     assert all(m["Dimensions"] == [{"Name": "Environment", "Value": "dev"}] for m in metrics)
@@ -56,8 +51,9 @@ def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatc
                 },
             }
         ],
-        StartTime=datetime(2000, 1, 1),
-        EndTime=datetime(2100, 1, 1),
+        # An hour either side: moto walks every period of the window (a century took 90 s).
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
     )
     assert data["MetricDataResults"][0]["Values"] == [3.0]
 

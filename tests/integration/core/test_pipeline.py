@@ -10,26 +10,15 @@ from pathlib import Path
 
 import httpx
 import redis
-import sqlalchemy as sa
 
-from countq import store
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.queue import Message, uuid7
+from countq.db import repo
+from countq.db.engine import create_engine
+from countq.messages import Message, uuid7
+from countq.worker.loop import Consumer
+from tests.helpers.database import db_rows, migrate
 from tests.helpers.processes import LiveStack, free_port, wait_http, wait_until
 from tests.helpers.services import REDIS_URL, ROOT
-
-
-def db_rows(settings: Settings) -> tuple[int, int, int]:
-    """(rows, distinct ids, summary row_count)."""
-    engine = store.create_engine(settings)
-    with engine.connect() as conn:
-        rows, distinct = conn.execute(
-            sa.text("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM messages")
-        ).one()
-        summary = store.read_summary(conn).rows
-    engine.dispose()
-    return int(rows), int(distinct), summary
 
 
 def test_end_to_end_posts_are_stored_once(live_stack: LiveStack) -> None:
@@ -55,14 +44,14 @@ def test_consumer_stops_cleanly_on_sigterm(live_stack: LiveStack) -> None:
 
 
 def test_redelivered_messages_are_stored_once(settings: Settings) -> None:
-    engine = store.create_engine(settings)
+    engine = create_engine(settings)
     batch = [Message(f"1-{i}", uuid7().bytes, i, 0) for i in range(10)]
     with engine.begin() as conn:
-        assert store.store_batch(conn, batch) == 10
+        assert repo.store_batch(conn, batch) == 10
     with engine.begin() as conn:
-        assert store.store_batch(conn, [*batch[5:], Message("2-0", uuid7().bytes, 99, 0)]) == 1
+        assert repo.store_batch(conn, [*batch[5:], Message("2-0", uuid7().bytes, 99, 0)]) == 1
     with engine.connect() as conn:
-        summary = store.read_summary(conn)
+        summary = repo.read_summary(conn)
     engine.dispose()
     assert (summary.rows, summary.last_value) == (11, 99)
     assert db_rows(settings) == (11, 11, 11)
@@ -190,7 +179,7 @@ def test_restart_of_the_embedded_stack_keeps_data(tmp_path: Path) -> None:
     from countq.embedded import start_redis
 
     server = start_redis(settings)
-    store.migrate(settings.effective_database_url())
+    migrate(settings.effective_database_url())
     server.xadd(settings.stream_key, {"id": str(uuid7()), "count": "42", "ts": "0"})
     server.shutdown()
     server = start_redis(settings)
@@ -198,9 +187,9 @@ def test_restart_of_the_embedded_stack_keeps_data(tmp_path: Path) -> None:
         consumer = Consumer(settings, name="embedded")
         while consumer.run_once():
             pass
-        engine = store.create_engine(settings)
+        engine = create_engine(settings)
         with engine.connect() as conn:
-            summary = store.read_summary(conn)
+            summary = repo.read_summary(conn)
         assert (summary.rows, summary.last_value) == (1, 42)
     finally:
         server.shutdown()

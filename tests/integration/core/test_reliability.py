@@ -4,30 +4,34 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from countq.api.app import create_app
 from countq.config import Settings
-from countq.consumer import Consumer
-from countq.producer import create_app
-from countq.queue import uuid7
+from countq.messages import uuid7
+from countq.worker.loop import Consumer
+from tests.helpers.database import db_rows
 from tests.helpers.processes import (
     free_port,
     settings_env,
+    start_consumer,
     start_countq,
     stop,
     wait_http,
     wait_until,
 )
-from tests.helpers.services import REDIS_URL
-from tests.integration.core.tcp_proxy import TcpProxy
-from tests.integration.core.test_pipeline import db_rows
+from tests.helpers.services import MYSQL, REDIS_URL
+from tests.helpers.tcp_proxy import TcpProxy
 
 
 def fill_stream(settings: Settings, n: int) -> None:
@@ -39,14 +43,6 @@ def fill_stream(settings: Settings, n: int) -> None:
         for i in range(start, min(n, start + 5000)):
             pipe.xadd(settings.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
         pipe.execute()
-
-
-def start_consumer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A `countq consumer` process with its health port free, once it answers."""
-    port = free_port()
-    proc = start_countq("consumer", {**env, "HTTP_PORT": str(port)}, log)
-    wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
-    return proc
 
 
 def test_sigkill_while_draining_loses_and_duplicates_nothing(
@@ -118,8 +114,8 @@ def run_in_thread(consumer: Consumer, running: list[Consumer]) -> threading.Thre
 def test_database_unreachable_mid_stream_loses_nothing(
     settings: Settings, consumer_thread: list[Consumer]
 ) -> None:
-    proxy = TcpProxy("127.0.0.1", 3306).start()
-    url = settings.effective_database_url().replace(":3306/", f":{proxy.port}/")
+    proxy = TcpProxy(MYSQL["host"], MYSQL["port"]).start()
+    url = settings.effective_database_url().replace(f":{MYSQL['port']}/", f":{proxy.port}/")
     via_proxy = settings.model_copy(update={"database_url": url})
     consumer = Consumer(via_proxy, name="db-outage")
     thread = run_in_thread(consumer, consumer_thread)
@@ -144,7 +140,8 @@ def test_database_unreachable_mid_stream_loses_nothing(
 def test_redis_outage_refuses_posts_then_resumes(
     settings: Settings, consumer_thread: list[Consumer]
 ) -> None:
-    proxy = TcpProxy("127.0.0.1", 6379).start()
+    redis_server = urlsplit(REDIS_URL)
+    proxy = TcpProxy(redis_server.hostname or "127.0.0.1", redis_server.port or 6379).start()
     via_proxy = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
     consumer = Consumer(via_proxy, name="redis-outage")
     thread = run_in_thread(consumer, consumer_thread)
@@ -167,30 +164,20 @@ def test_redis_outage_refuses_posts_then_resumes(
 
 
 def test_consumer_health_reports_ok(settings: Settings, tmp_path: Path) -> None:
+    """`countq check` in the consumer's container: its heartbeat under DATA_DIR decides
+    (nothing answers on HTTP_PORT here), and its metrics port serves the queue gauges."""
     port = free_port()
-    proc = start_countq(
-        "consumer", {**settings_env(settings), "HTTP_PORT": str(port)}, tmp_path / "c.log"
-    )
+    env = {**settings_env(settings), "CONSUMER_PORT": str(port), "HTTP_PORT": str(free_port())}
+    check = [sys.executable, "-m", "countq", "check"]
+    proc = start_countq("consumer", env, tmp_path / "c.log")
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
-        import subprocess
-        import sys
-
-        env = {**settings_env(settings), "HTTP_PORT": str(port)}
-        check = subprocess.run([sys.executable, "-m", "countq", "check"], env=env, check=False)
-        assert check.returncode == 0
-        metrics = __import__("httpx").get(f"http://127.0.0.1:{port}/metrics").text
+        wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc)
+        assert subprocess.run(check, env=env, check=False).returncode == 0
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert "countq_backlog" in metrics
     finally:
         assert stop(proc) == 0
-    env = {**settings_env(settings), "HTTP_PORT": str(port)}
-    import subprocess
-    import sys
-
-    check = subprocess.run(
-        [sys.executable, "-m", "countq", "check"], env=env, check=False, capture_output=True
-    )
-    assert check.returncode == 1
+    assert subprocess.run(check, env=env, check=False, capture_output=True).returncode == 1
 
 
 def test_consumer_survives_its_stream_being_deleted(

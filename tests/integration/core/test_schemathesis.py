@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 
+from countq.api.app import create_app
 from countq.config import Settings
-from countq.producer import create_app
 
 
 def test_no_input_makes_the_server_fail(settings: Settings) -> None:

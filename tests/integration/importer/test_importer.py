@@ -5,15 +5,20 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pymysql
 import pytest
 
-from countq import importer
 from countq.config import Settings
-
-from .importer_db import Env, root_connection
+from countq.importer import run as importer_run
+from countq.importer.admin import lock_name
+from countq.importer.handler import handler, main
+from tests.helpers.database import root_connection
+from tests.helpers.importer import Env
 
 ER_TABLEACCESS_DENIED = 1142
 ER_SPECIFIC_ACCESS_DENIED = 1227
@@ -40,7 +45,7 @@ def query(database: str, sql: str) -> list[tuple[object, ...]]:
 
 def test_migrate_from_empty_and_again(importer_env: Env, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    first = importer.handler({"action": "migrate"}, None)
+    first = handler({"action": "migrate"}, None)
     assert first == {
         "action": "migrate",
         "ok": True,
@@ -52,7 +57,7 @@ def test_migrate_from_empty_and_again(importer_env: Env, caplog: pytest.LogCaptu
     assert {"messages", "message_stats", "alembic_version"} <= tables(importer_env.database)
     assert query(importer_env.database, "SELECT id, row_count FROM message_stats") == [(1, 0)]
 
-    again = importer.handler({"action": "migrate"}, None)
+    again = handler({"action": "migrate"}, None)
     assert again == first
     assert query(importer_env.database, "SELECT id, row_count FROM message_stats") == [(1, 0)]
 
@@ -65,7 +70,7 @@ def test_migrate_from_empty_and_again(importer_env: Env, caplog: pytest.LogCaptu
 
 
 def test_app_user_can_insert_and_read_but_not_drop_or_create_users(importer_env: Env) -> None:
-    assert importer.handler({"action": "migrate"}, None)["ok"]
+    assert handler({"action": "migrate"}, None)["ok"]
     conn = importer_env.app_connection()
     with conn.cursor() as cur:
         cur.execute(
@@ -90,7 +95,7 @@ def test_app_user_can_insert_and_read_but_not_drop_or_create_users(importer_env:
 
 
 def test_migrate_revokes_privileges_granted_by_hand(importer_env: Env) -> None:
-    assert importer.handler({"action": "migrate"}, None)["ok"]
+    assert handler({"action": "migrate"}, None)["ok"]
     conn = root_connection()
     with conn.cursor() as cur:
         cur.execute(
@@ -98,7 +103,7 @@ def test_migrate_revokes_privileges_granted_by_hand(importer_env: Env) -> None:
             (importer_env.app_user,),
         )
     conn.close()
-    result = importer.handler({"action": "migrate"}, None)
+    result = handler({"action": "migrate"}, None)
     assert result["ok"] and result["excess_privileges_revoked"] is True
     app = importer_env.app_connection()
     with app.cursor() as cur, pytest.raises(pymysql.err.OperationalError) as denied:
@@ -109,18 +114,20 @@ def test_migrate_revokes_privileges_granted_by_hand(importer_env: Env) -> None:
 
 def test_store_runs_as_app_user_and_survives_a_rotation(importer_env: Env) -> None:
     """The service path: store's engine takes the app secret by ARN and refreshes it once."""
-    from countq import secrets, store
-    from countq.queue import Message
+    from countq import credentials
+    from countq.db import repo
+    from countq.db.engine import create_engine
+    from countq.messages import Message
 
-    assert importer.handler({"action": "migrate"}, None)["ok"]
+    assert handler({"action": "migrate"}, None)["ok"]
     settings = Settings(db_secret_arn=importer_env.app_arn)
-    engine = store.create_engine(settings)
+    engine = create_engine(settings)
     try:
         msg = Message("1-0", uuid.uuid4().bytes, 7, 1)
         with engine.begin() as conn:
-            assert store.store_batch(conn, [msg]) == 1
+            assert repo.store_batch(conn, [msg]) == 1
         with engine.connect() as conn:
-            assert store.read_summary(conn).rows == 1
+            assert repo.read_summary(conn).rows == 1
 
         # Rotate: a new password in Secrets Manager, applied to MySQL by migrate.
         # The importer runs in another process in AWS, so it has its own cache.
@@ -128,26 +135,26 @@ def test_store_runs_as_app_user_and_survives_a_rotation(importer_env: Env) -> No
         importer_env.sm.put_secret_value(
             SecretId=importer_env.app_arn, SecretString=json.dumps(new)
         )
-        stale = secrets.get_secret(importer_env.app_arn)
-        secrets._cache.pop(importer_env.app_arn)
-        assert importer.handler({"action": "migrate"}, None)["ok"]
-        secrets._cache[importer_env.app_arn] = stale  # the service still holds the old one
+        stale = credentials.get_secret(importer_env.app_arn)
+        credentials._cache.pop(importer_env.app_arn)
+        assert handler({"action": "migrate"}, None)["ok"]
+        credentials._cache[importer_env.app_arn] = stale  # the service still holds the old one
         with pytest.raises(pymysql.err.OperationalError):
             importer_env.app_connection(password=stale["password"])
 
         engine.dispose()  # new connections from here on, as after the pool recycles
         with engine.begin() as conn:
-            assert store.store_batch(conn, [Message("2-0", uuid.uuid4().bytes, 8, 2)]) == 1
+            assert repo.store_batch(conn, [Message("2-0", uuid.uuid4().bytes, 8, 2)]) == 1
         with engine.connect() as conn:
-            summary = store.read_summary(conn)
+            summary = repo.read_summary(conn)
         assert (summary.rows, summary.last_value) == (2, 8)
-        assert secrets.get_secret(importer_env.app_arn) == new
+        assert credentials.get_secret(importer_env.app_arn) == new
     finally:
         engine.dispose()
 
 
 def test_migrate_refetches_a_rotated_master_secret(importer_env: Env) -> None:
-    from countq import secrets
+    from countq import credentials
 
     master = "m_" + uuid.uuid4().hex[:10]
     conn = root_connection()
@@ -159,14 +166,14 @@ def test_migrate_refetches_a_rotated_master_secret(importer_env: Env) -> None:
             SecretId=importer_env.master_arn,
             SecretString=json.dumps({"username": master, "password": "before"}),
         )
-        assert secrets.get_secret(importer_env.master_arn)["password"] == "before"
+        assert credentials.get_secret(importer_env.master_arn)["password"] == "before"
         with conn.cursor() as cur:
             cur.execute("ALTER USER %s@'%%' IDENTIFIED BY 'after'", (master,))
         importer_env.sm.put_secret_value(
             SecretId=importer_env.master_arn,
             SecretString=json.dumps({"username": master, "password": "after"}),
         )
-        assert importer.handler({"action": "migrate"}, None)["ok"]
+        assert handler({"action": "migrate"}, None)["ok"]
     finally:
         with conn.cursor() as cur:
             cur.execute("DROP USER IF EXISTS %s@'%%'", (master,))
@@ -220,12 +227,10 @@ def check_good_dump_applied(database: str) -> None:
 
 def test_import_multi_statement_dump(importer_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     # Small chunks so statements, strings and lines straddle chunk boundaries.
-    monkeypatch.setattr(importer, "CHUNK_SIZE", 4093)
+    monkeypatch.setattr(importer_run, "CHUNK_SIZE", 4093)
     importer_env.put_dump("dumps/good.sql", (GOOD_DUMP + long_insert()).encode())
 
-    result = importer.handler(
-        {"action": "import", "bucket": "dumps", "key": "dumps/good.sql"}, None
-    )
+    result = handler({"action": "import", "bucket": "dumps", "key": "dumps/good.sql"}, None)
     assert result["ok"], result
     assert result["statements"] == 10
     assert result["implicit_commits"] == 3 and result["transactional"] is False
@@ -235,7 +240,7 @@ def test_import_multi_statement_dump(importer_env: Env, monkeypatch: pytest.Monk
 
 def test_import_gzipped_dump_via_cli(importer_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     importer_env.put_dump("good.sql.gz", gzip.compress((GOOD_DUMP + long_insert()).encode()))
-    assert importer.main(["import", "--bucket", "dumps", "--key", "good.sql.gz"]) == 0
+    assert main(["import", "--bucket", "dumps", "--key", "good.sql.gz"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     check_good_dump_applied(importer_env.database)
 
@@ -252,7 +257,7 @@ INSERT INTO t VALUES (6);
 
 def test_broken_dump_reports_its_line_and_rolls_back(importer_env: Env) -> None:
     importer_env.put_dump("broken.sql", BROKEN_DUMP.encode())
-    result = importer.handler({"action": "import", "bucket": "dumps", "key": "broken.sql"}, None)
+    result = handler({"action": "import", "bucket": "dumps", "key": "broken.sql"}, None)
     assert result["ok"] is False
     assert result["line"] == 6 and result["statement_line"] == 4
     assert "syntax" in result["error"]
@@ -274,7 +279,7 @@ def test_failing_statement_in_a_plain_transaction_leaves_nothing(importer_env: E
         b"INSERT INTO t VALUES (1);\n\nINSERT INTO t VALUES (2);\n"
         b"INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (3);\n",
     )
-    result = importer.handler({"action": "import", "bucket": "dumps", "key": "dup.sql"}, None)
+    result = handler({"action": "import", "bucket": "dumps", "key": "dup.sql"}, None)
     assert result["ok"] is False and result["line"] == 4 and "Duplicate" in result["error"]
     assert result["committed_through_line"] is None and "note" not in result
     assert query(importer_env.database, "SELECT COUNT(*) FROM t") == [(0,)]
@@ -282,20 +287,20 @@ def test_failing_statement_in_a_plain_transaction_leaves_nothing(importer_env: E
 
 def test_unterminated_string_reports_where_it_opened(importer_env: Env) -> None:
     importer_env.put_dump("open.sql", b"CREATE TABLE t (s TEXT);\nINSERT INTO t VALUES ('a;\nb);\n")
-    result = importer.handler({"action": "import", "bucket": "dumps", "key": "open.sql"}, None)
+    result = handler({"action": "import", "bucket": "dumps", "key": "open.sql"}, None)
     assert result["ok"] is False and result["line"] == 2
     assert "unterminated" in result["error"]
 
 
 def test_bad_events_get_a_clear_answer(importer_env: Env) -> None:
-    assert importer.handler({"action": "import", "bucket": "dumps"}, None) == {
+    assert handler({"action": "import", "bucket": "dumps"}, None) == {
         "action": "import",
         "ok": False,
         "error": 'import needs "bucket" and "key" strings',
     }
-    unknown = importer.handler({"action": "drop-everything"}, None)
+    unknown = handler({"action": "drop-everything"}, None)
     assert unknown["ok"] is False and "unknown action" in unknown["error"]
-    missing = importer.handler({"action": "import", "bucket": "dumps", "key": "nope.sql"}, None)
+    missing = handler({"action": "import", "bucket": "dumps", "key": "nope.sql"}, None)
     assert missing["ok"] is False and "NoSuchKey" in missing["error"]
 
 
@@ -307,7 +312,7 @@ def test_tls_is_required_not_preferred(importer_env: Env, monkeypatch: pytest.Mo
         have_ssl = cur.fetchone()[1]
     conn.close()
     monkeypatch.setenv("MYSQL_TLS", "true")
-    result = importer.handler({"action": "migrate"}, None)
+    result = handler({"action": "migrate"}, None)
     if have_ssl == "YES":  # a server with TLS: the same run must work, encrypted
         assert result["ok"], result
     else:
@@ -332,7 +337,51 @@ def test_import_stops_before_the_lambda_time_limit(importer_env: Env) -> None:
         b"INSERT INTO t VALUES (2);\nINSERT INTO t VALUES (3);\n",
     )
     context = LambdaContext(60_000, 60_000, 9_000)
-    result = importer.handler({"action": "import", "bucket": "dumps", "key": "slow.sql"}, context)
+    result = handler({"action": "import", "bucket": "dumps", "key": "slow.sql"}, context)
     assert result["ok"] is False and result["line"] == 3
     assert "time nearly over" in result["error"] and result["statements_executed"] == 2
     assert query(importer_env.database, "SELECT COUNT(*) FROM t") == [(0,)]
+
+
+def test_runs_at_the_same_time_take_turns(importer_env: Env) -> None:
+    """Two provisions and an import started together: the importer lock makes them
+    take turns, so none trips over another's half-made schema or user."""
+    importer_env.put_dump("turns.sql", b"CREATE TABLE IF NOT EXISTS t (id INT);\n")
+    events = [
+        {"action": "provision"},
+        {"action": "provision"},
+        {"action": "import", "bucket": "dumps", "key": "turns.sql"},
+    ]
+    start = threading.Barrier(len(events))
+
+    def together(event: dict[str, str]) -> dict[str, object]:
+        start.wait()
+        return handler(event, None)
+
+    with ThreadPoolExecutor(len(events)) as pool:
+        results = list(pool.map(together, events))
+    assert [r["ok"] for r in results] == [True, True, True], results
+    assert {"messages", "message_stats", "alembic_version", "t"} <= tables(importer_env.database)
+    assert query(importer_env.database, "SELECT id, row_count FROM message_stats") == [(1, 0)]
+
+
+def test_a_run_that_cannot_have_the_lock_says_so(
+    importer_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer_run, "LOCK_TIMEOUT_S", 1)
+    holder = root_connection()
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (lock_name(importer_env.database),))
+            assert cur.fetchone() == (1,)
+        started = time.monotonic()
+        result = handler({"action": "provision"}, None)
+        assert time.monotonic() - started < 10
+    finally:
+        holder.close()  # the session ends, and the lock with it
+    assert result["ok"] is False
+    assert result["error"] == (
+        f"Busy: another importer run is working on database {importer_env.database}"
+        " and did not finish within 1 s; try again when it has"
+    )
+    assert handler({"action": "provision"}, None)["ok"]

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from countq import secrets
+from countq import credentials
 
 REGION = "eu-west-1"
 
@@ -26,9 +26,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    secrets.clear_cache()
+    credentials.clear_cache()
     yield
-    secrets.clear_cache()
+    credentials.clear_cache()
 
 
 @pytest.fixture
@@ -41,36 +41,37 @@ def test_cached_until_refresh(sm: Any) -> None:
     arn = sm.create_secret(
         Name="db", SecretString=json.dumps({"username": "app", "password": "one", "port": 3306})
     )["ARN"]
-    assert secrets.get_secret(arn) == {"username": "app", "password": "one", "port": "3306"}
+    assert credentials.get_secret(arn) == {"username": "app", "password": "one", "port": "3306"}
 
     sm.put_secret_value(
         SecretId=arn, SecretString=json.dumps({"username": "app", "password": "two"})
     )
-    assert secrets.get_secret(arn)["password"] == "one"  # cached: no call per connection
-    assert secrets.get_secret(arn, refresh=True)["password"] == "two"
-    assert secrets.get_secret(arn)["password"] == "two"
+    assert credentials.get_secret(arn)["password"] == "one"  # cached: no call per connection
+    assert credentials.get_secret(arn, refresh=True)["password"] == "two"
+    assert credentials.get_secret(arn)["password"] == "two"
 
 
 def test_returned_dict_is_a_copy(sm: Any) -> None:
     arn = sm.create_secret(Name="c", SecretString='{"password": "x"}')["ARN"]
-    secrets.get_secret(arn)["password"] = "mutated"
-    assert secrets.get_secret(arn)["password"] == "x"
+    credentials.get_secret(arn)["password"] = "mutated"
+    assert credentials.get_secret(arn)["password"] == "x"
 
 
 def test_concurrent_first_reads_make_one_request(sm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     arn = sm.create_secret(Name="shared", SecretString='{"password": "x"}')["ARN"]
     calls = []
-    real_fetch = secrets._fetch
+    real_fetch = credentials._fetch
 
     def slow_fetch(a: str) -> dict[str, str]:
         calls.append(a)
         time.sleep(0.05)
         return real_fetch(a)
 
-    monkeypatch.setattr(secrets, "_fetch", slow_fetch)
+    monkeypatch.setattr(credentials, "_fetch", slow_fetch)
     results: list[dict[str, str]] = []
     threads = [
-        threading.Thread(target=lambda: results.append(secrets.get_secret(arn))) for _ in range(8)
+        threading.Thread(target=lambda: results.append(credentials.get_secret(arn)))
+        for _ in range(8)
     ]
     for t in threads:
         t.start()
@@ -80,11 +81,11 @@ def test_concurrent_first_reads_make_one_request(sm: Any, monkeypatch: pytest.Mo
 
 
 def test_errors_name_the_arn_never_the_value(sm: Any) -> None:
-    with pytest.raises(secrets.SecretError, match=r"cannot read secret .*missing"):
-        secrets.get_secret("arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing")
+    with pytest.raises(credentials.SecretError, match=r"cannot read secret .*missing"):
+        credentials.get_secret("arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing")
     arn = sm.create_secret(Name="text", SecretString="hunter2-not-json")["ARN"]
-    with pytest.raises(secrets.SecretError, match="is not JSON") as err:
-        secrets.get_secret(arn)
+    with pytest.raises(credentials.SecretError, match="is not JSON") as err:
+        credentials.get_secret(arn)
     assert "hunter2" not in str(err.value)
 
 
@@ -100,6 +101,6 @@ def test_endpoint_from_aws_endpoint_url(aws_env: None, monkeypatch: pytest.Monke
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
         client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
         arn = client.create_secret(Name="via-server", SecretString='{"password": "srv"}')["ARN"]
-        assert secrets.get_secret(arn) == {"password": "srv"}
+        assert credentials.get_secret(arn) == {"password": "srv"}
     finally:
         server.stop()

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "CONTRIBUTING.md"
-MIGRATIONS = ROOT / "src" / "countq" / "migrations"
+MIGRATIONS = ROOT / "src" / "countq" / "db" / "migrations"
 
 
 def make_targets() -> set[str]:

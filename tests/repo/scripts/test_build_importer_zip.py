@@ -12,23 +12,27 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import pymysql
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.helpers.database import root_connection
+from tests.helpers.services import ROOT, mysql_url
 
 # Run by an interpreter that sees only the unpacked zip (-S: no site-packages,
 # -I: no PYTHONPATH or user site), as the Lambda runtime sees /var/task (plus
 # boto3, which the runtime provides and the importer imports lazily).
 ISOLATED = """
 import sys
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from countq import importer, store
-assert importer.handler is not None
-stmts = list(importer.split_statements(importer.iter_lines([b"SELECT 1; SELECT 2"])))
+from countq.importer.handler import handler
+from countq.importer.dump import iter_lines, split_statements
+from countq.config import Settings
+from countq.db.engine import create_engine
+from countq.db.migrate import upgrade
+assert handler is not None
+stmts = list(split_statements(iter_lines([b"SELECT 1; SELECT 2"])))
 assert [s.sql for s in stmts] == ["SELECT 1", "SELECT 2"], stmts
-store.migrate(sys.argv[2])
-assert not [m for m in sys.modules if m.startswith(("boto3", "botocore"))]
-print("isolated ok", store.__file__)
+upgrade(create_engine(Settings(database_url=sys.argv[2]), pool_size=1))
+assert not [m for m in sys.modules if m.startswith(("boto3", "botocore", "redis"))]
+print("isolated ok", Path(handler.__code__.co_filename).parents[2])
 """
 
 
@@ -47,10 +51,12 @@ def test_zip_contents_and_an_isolated_migration(tmp_path: Path) -> None:
         names = {i.filename for i in infos}
         z.extractall(tmp_path / "task")
     for needed in (
-        "countq/importer.py",
-        "countq/secrets.py",
-        "countq/store.py",
-        "countq/migrations/env.py",
+        "countq/importer/handler.py",
+        "countq/importer/dump.py",
+        "countq/credentials.py",
+        "countq/db/engine.py",
+        "countq/db/migrations/env.py",
+        "countq/db/migrations/versions/0001_messages.py",
         "pymysql/__init__.py",
         "sqlalchemy/__init__.py",
         "alembic/__init__.py",
@@ -58,17 +64,19 @@ def test_zip_contents_and_an_isolated_migration(tmp_path: Path) -> None:
     ):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert not [n for n in names if n.startswith(("boto3/", "botocore/", "bin/"))]
+    assert not [n for n in names if n.startswith(("boto3/", "botocore/", "bin/", "redis/"))]
+    # Only what the importer imports: not the API, the queue or the worker.
+    assert not [
+        n for n in names if n.startswith(("countq/api/", "countq/queue/", "countq/worker/"))
+    ]
     core = [n for n in names if n.startswith("pydantic_core/") and n.endswith(".so")]
     assert core and all("x86_64-linux-gnu" in n for n in core)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert [i.filename for i in infos] == sorted(names)
 
     database = f"countq_zip_{uuid.uuid4().hex[:10]}"
-    url = f"mysql+pymysql://root:@127.0.0.1:3306/{database}"
-    root = pymysql.connect(
-        host="127.0.0.1", user="root", password="", autocommit=True, ssl_disabled=True
-    )
+    url = mysql_url(database)
+    root = root_connection()
     try:
         root.cursor().execute(f"CREATE DATABASE `{database}`")
         run = subprocess.run(

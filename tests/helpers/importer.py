@@ -1,4 +1,4 @@
-"""Helpers shared by the importer tests: root access to MariaDB and the test environment."""
+"""The importer tests' environment: a database, an app user, secrets and a bucket in moto."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from typing import Any
 
 import pymysql
 
-from tests.helpers.services import MYSQL, require_mysql
-
-MYSQL_HOST, MYSQL_PORT = MYSQL["host"], MYSQL["port"]
-
-
-def root_connection(database: str | None = None) -> pymysql.Connection[Any]:
-    require_mysql()
-    return pymysql.connect(**MYSQL, database=database, autocommit=True, ssl_disabled=True)
+from tests.helpers.services import MYSQL
 
 
 @dataclass
@@ -31,8 +24,8 @@ class Env:
     def app_connection(self, password: str | None = None) -> pymysql.Connection[Any]:
         secret = json.loads(self.sm.get_secret_value(SecretId=self.app_arn)["SecretString"])
         return pymysql.connect(
-            host=MYSQL_HOST,
-            port=MYSQL_PORT,
+            host=MYSQL["host"],
+            port=MYSQL["port"],
             user=self.app_user,
             password=secret["password"] if password is None else password,
             database=self.database,

@@ -1,9 +1,11 @@
-"""JSON secrets from AWS Secrets Manager, fetched by ARN and cached in-process.
+"""Logins for Redis and MySQL: as configured, or from AWS Secrets Manager by ARN.
 
-Services hold only the ARN; the value lives in this process's memory and is
-fetched again (``refresh=True``) when a server refuses the cached credentials,
-which is how a rotation reaches a running service without a restart. Values
-are never logged.
+Services hold only the ARN; the secret's value lives in this process's memory
+(never in a log) and is fetched again when a server refuses the cached login,
+which is how a rotation reaches a running service without a restart. That
+rule is written once, in `retry_refused` (and its asyncio twin), and every
+client (the producer's and the consumer's Redis, the store's engine, the
+importer's admin connection) goes through it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import json
 import logging
 import os
 import threading
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _cache: dict[str, dict[str, str]] = {}
@@ -77,3 +83,49 @@ def clear_cache() -> None:
     with _lock:
         _cache.clear()
         _client = None
+
+
+@dataclass(frozen=True)
+class Login:
+    """A username and password: the secret's at `secret_arn` when one is set, else these."""
+
+    secret_arn: str | None
+    username: str | None = None
+    password: str | None = None
+
+    def get(self) -> tuple[str | None, str | None]:
+        if self.secret_arn is None:
+            return self.username, self.password
+        secret = get_secret(self.secret_arn)
+        return secret.get("username"), secret.get("password")
+
+    def refresh_after(self, exc: Exception, refused: Callable[[Exception], bool]) -> None:
+        """After `exc`: fetch the secret again when the server refused the login.
+
+        Re-raises `exc` otherwise, and when there is no secret to fetch again
+        (a configured password stays wrong however often it is tried).
+        """
+        if self.secret_arn is None or not refused(exc):
+            raise exc
+        log.warning("login refused; fetching secret %s again", self.secret_arn)
+        get_secret(self.secret_arn, refresh=True)
+
+
+def retry_refused(call: Callable[[], T], login: Login, refused: Callable[[Exception], bool]) -> T:
+    """`call()`, and once more with a freshly fetched secret if the server refused the login."""
+    try:
+        return call()
+    except Exception as exc:
+        login.refresh_after(exc, refused)
+    return call()
+
+
+async def retry_refused_async(
+    call: Callable[[], Awaitable[T]], login: Login, refused: Callable[[Exception], bool]
+) -> T:
+    """`retry_refused` for coroutines (the producer's Redis calls)."""
+    try:
+        return await call()
+    except Exception as exc:
+        login.refresh_after(exc, refused)
+    return await call()

@@ -1,0 +1,34 @@
+// What the page shows of the API's answers: labels, values and their placeholders.
+import type { CountSummary, Stats } from "./api";
+import type { StatItem } from "./components/StatList";
+import { asUnixTime, formatInt, formatRate, formatSeconds } from "./format";
+
+const loading = <span className="placeholder">…</span>;
+
+export function storeFigures(summary: CountSummary | null): StatItem[] {
+  const lastValue = summary?.last_value;
+  return [
+    { label: "Stored rows", value: summary ? formatInt(summary.rows) : loading },
+    {
+      label: "Last value",
+      value: summary ? (lastValue == null ? "none yet" : String(lastValue)) : loading,
+      detail: lastValue == null ? undefined : asUnixTime(lastValue),
+    },
+    { label: "Served by", value: summary ? summary.hostname : loading },
+  ];
+}
+
+export function pipelineFigures(stats: Stats | null, rate: number | undefined): StatItem[] {
+  return [
+    { label: "Backlog", value: stats ? formatInt(stats.backlog) : loading },
+    { label: "Pending", value: stats ? formatInt(stats.pending) : loading },
+    {
+      label: "Dead letters",
+      value: stats ? formatInt(stats.dead_letters) : loading,
+      warn: (stats?.dead_letters ?? 0) > 0,
+    },
+    { label: "Oldest waiting", value: stats ? formatSeconds(stats.oldest_age_seconds) : loading },
+    { label: "Consumers", value: stats ? formatInt(stats.consumers) : loading },
+    { label: "Store rate", value: rate === undefined ? "—" : formatRate(rate) },
+  ];
+}

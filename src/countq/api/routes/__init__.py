@@ -1,0 +1,1 @@
+"""The API's routes: `count` (the messages), `ops` (health, readiness, figures, metrics)."""

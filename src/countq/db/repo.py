@@ -1,0 +1,113 @@
+"""The services' queries: store a batch of messages (the consumer), read the summary (the API)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from countq.db.tables import STATS_ROW_ID, message_stats, messages
+from countq.messages import Message
+
+# Duplicate ids are skipped, not errors (MySQL: INSERT IGNORE in
+# _mysql_insert_sql). The consumer validates every field before the insert,
+# so IGNORE cannot hide a truncated value.
+_insert_messages = messages.insert().prefix_with("OR IGNORE", dialect="sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class CountSummary:
+    rows: int
+    last_value: int | None
+    last_id: bytes | None
+    updated_ms: int | None
+
+
+def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
+    """Insert a batch and advance the summary, in the caller's transaction.
+
+    Returns how many rows were new (the rest were redeliveries).
+    """
+    if not batch:
+        return 0
+    now_ms = time.time_ns() // 1_000_000
+    if conn.dialect.name == "mysql":
+        inserted = conn.exec_driver_sql(_mysql_insert_sql(batch, now_ms)).rowcount
+    else:
+        inserted = conn.execute(_insert_messages, _rows(batch, now_ms)).rowcount
+    last = batch[-1]
+    conn.execute(
+        message_stats.update()
+        .where(message_stats.c.id == STATS_ROW_ID)
+        .values(
+            row_count=message_stats.c.row_count + max(inserted, 0),
+            last_value=last.count,
+            last_id=last.message_id,
+            updated_ms=now_ms,
+        )
+    )
+    return int(inserted)
+
+
+def _rows(batch: Sequence[Message], now_ms: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": m.message_id,
+            "count": m.count,
+            "enqueued_ms": m.enqueued_ms,
+            "stored_ms": now_ms,
+        }
+        for m in batch
+    ]
+
+
+def _mysql_insert_sql(batch: Sequence[Message], now_ms: int) -> str:
+    """One multi-row INSERT with literal values.
+
+    Every value is an int or 16 bytes that parse_entry validated, so literals
+    are safe here, and they skip PyMySQL's per-value escaping: about 40% less
+    consumer CPU per message than executemany (bench/bench_drain.py).
+    """
+    values = ",".join(
+        f"(X'{m.message_id.hex()}',{int(m.count)},{int(m.enqueued_ms)},{now_ms})" for m in batch
+    )
+    return (
+        "INSERT IGNORE INTO messages (message_id, count, enqueued_ms, stored_ms) VALUES "  # noqa: S608 (validated ints and hex only)
+        + values
+    )
+
+
+_summary_query = sa.select(
+    message_stats.c.row_count,
+    message_stats.c.last_value,
+    message_stats.c.last_id,
+    message_stats.c.updated_ms,
+).where(message_stats.c.id == STATS_ROW_ID)
+
+
+def read_summary(conn: Connection) -> CountSummary:
+    row = conn.execute(_summary_query).one_or_none()
+    if row is None:
+        return CountSummary(0, None, None, None)
+    return CountSummary(int(row[0]), row[1], row[2], row[3])
+
+
+def summary(engine: Engine) -> CountSummary:
+    with engine.connect() as conn:
+        return read_summary(conn)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
+def ms_to_iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,121 @@
+"""MySQL administration for the importer, through PyMySQL as the master user: the
+connection, the database, the application's user, and the lock that keeps two
+importer runs from working on one database at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pymysql
+
+from countq.config import Settings
+from countq.db.engine import connect_with_login, mysql_login, mysql_tls
+from countq.db.migrate import create_database_sql, quote_ident
+
+log = logging.getLogger(__name__)
+
+APP_PRIVILEGES = "SELECT, INSERT, UPDATE"
+
+
+class Busy(RuntimeError):
+    """Another importer run holds the database's lock."""
+
+
+def connect(settings: Settings, *, database: str | None = None) -> pymysql.Connection[Any]:
+    """A connection as the master user (DB_SECRET_ARN, or MYSQL_USER / MYSQL_PASSWORD)."""
+    if not settings.mysql_host:
+        raise RuntimeError("MYSQL_HOST is not set")
+
+    def attempt(user: str | None, password: str | None) -> pymysql.Connection[Any]:
+        return pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=user,
+            password=password or "",
+            database=database,
+            charset="utf8mb4",
+            autocommit=False,
+            connect_timeout=10,
+            **mysql_tls(settings),
+        )
+
+    return connect_with_login(attempt, mysql_login(settings))
+
+
+@contextmanager
+def exclusive(settings: Settings, timeout_s: float) -> Iterator[None]:
+    """Hold the database's importer lock (a MySQL named lock, released with the
+    session should this process die); Busy when another run keeps it past `timeout_s`."""
+    name = lock_name(settings.mysql_database)
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, %s)", (name, max(0, int(timeout_s))))
+            (got,) = cur.fetchone() or (None,)
+        if got != 1:
+            raise Busy(
+                f"another importer run is working on database {settings.mysql_database}"
+                f" and did not finish within {timeout_s:.0f} s; try again when it has"
+            )
+        yield
+    finally:
+        conn.close()  # ends the session, which releases the lock
+
+
+def lock_name(database: str) -> str:
+    return f"countq.importer.{database}"[:64]  # MySQL's limit for lock names
+
+
+def ensure_database(settings: Settings) -> None:
+    # RDS creates the database named in Terraform, but a fresh server or a
+    # renamed MYSQL_DATABASE should not need a manual step.
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(create_database_sql(settings.mysql_database))
+    finally:
+        conn.close()
+
+
+def ensure_app_user(settings: Settings, username: str, password: str) -> bool:
+    """Create or update the app user with exactly APP_PRIVILEGES on the database.
+
+    Returns whether privileges granted beyond those had to be revoked.
+    """
+    db = quote_ident(settings.mysql_database)
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (username, password))
+            # Updating the password every run is what makes a rotated
+            # APP_DB_SECRET_ARN take effect at the next run.
+            cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (username, password))
+            cur.execute(f"GRANT {APP_PRIVILEGES} ON {db}.* TO %s@'%%'", (username,))
+            cur.execute("SHOW GRANTS FOR %s@'%%'", (username,))
+            revoked = not _grants_are_exact(cur.fetchall(), settings.mysql_database)
+            if revoked:
+                # Only when something extra was granted by hand: revoking
+                # first would leave the running services without access for
+                # a moment on every deploy.
+                cur.execute("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@'%%'", (username,))
+                cur.execute(f"GRANT {APP_PRIVILEGES} ON {db}.* TO %s@'%%'", (username,))
+        conn.commit()
+    finally:
+        conn.close()
+    extra = " (extra privileges revoked)" if revoked else ""
+    log.info("app user %s has %s on %s%s", username, APP_PRIVILEGES, db, extra)
+    return revoked
+
+
+def _grants_are_exact(rows: Iterable[tuple[Any, ...]], database: str) -> bool:
+    wanted = f"GRANT {APP_PRIVILEGES} ON {quote_ident(database)}.*"
+    for (grant,) in rows:
+        text = str(grant)
+        if text.startswith("GRANT USAGE ON *.*"):
+            continue
+        if not text.startswith(wanted + " TO ") or "WITH GRANT OPTION" in text:
+            return False
+    return True

@@ -1,0 +1,50 @@
+"""Entry points: the Lambda's `handler`, and its twin on a shell, `countq importer`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from countq.importer.run import run, unlimited
+
+log = logging.getLogger("countq.importer")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig()
+    logging.getLogger().setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    time_left = getattr(context, "get_remaining_time_in_millis", unlimited)
+    result = run(event if isinstance(event, dict) else {}, time_left).as_json()
+    # One line per invocation that CloudWatch Logs Insights can parse.
+    log.info("result %s", json.dumps(result, default=str))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`countq importer provision | import --bucket B --key K`: prints the result as JSON."""
+    parser = argparse.ArgumentParser(
+        prog="countq importer", description="What the importer Lambda does, from a shell."
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser(
+        "provision",
+        help="create the database, run the migrations as the master user, "
+        "create or update the application's user",
+    )
+    imp = sub.add_parser("import", help="run an SQL dump from S3 (.gz accepted)")
+    imp.add_argument("--bucket", required=True)
+    imp.add_argument("--key", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), stream=sys.stderr)
+    event = {"action": args.action}
+    if args.action == "import":
+        event.update(bucket=args.bucket, key=args.key)
+    result = run(event).as_json()
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result["ok"] else 1

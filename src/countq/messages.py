@@ -1,0 +1,55 @@
+"""A count message: what the producer writes to the stream, and how the consumer reads it back.
+
+The one place for the message's fields and their bounds; it imports nothing
+from countq, so the API, the queue and the store can all depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+# MySQL's BIGINT: every count must fit in it.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUIDv7 (RFC 9562): unique ids that keep the index append-mostly."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 66 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def new_message(count: int) -> tuple[str, int, int]:
+    """The id, count and enqueue time (ms) of a new message, in the order the
+    enqueue script stores them as the entry's fields `id`, `count` and `ts`."""
+    return str(uuid7()), count, time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message read back from its stream entry, validated and ready to store."""
+
+    entry_id: str
+    message_id: bytes
+    count: int
+    enqueued_ms: int
+
+
+def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
+    """Validate one stream entry; ValueError means it can never be stored (poison)."""
+    if not fields:
+        raise ValueError("entry has no fields (deleted or empty)")
+    try:
+        message_id = uuid.UUID(fields["id"]).bytes
+        count = int(fields["count"])
+        enqueued_ms = int(fields["ts"])
+    except KeyError as exc:
+        raise ValueError(f"missing field {exc.args[0]!r}") from None
+    if not INT64_MIN <= count <= INT64_MAX:
+        raise ValueError(f"count {count} outside the BIGINT range")
+    return Message(entry_id, message_id, count, enqueued_ms)

@@ -1,0 +1,143 @@
+"""Redis clients for both sides of the queue, the Lua scripts, and the queue's figures.
+
+Standalone or cluster, TLS per the URL scheme, bounded retries, and a login
+from REDIS_SECRET_ARN that every new connection reads from the secret cache:
+after `credentials.retry_refused` fetched a rotated secret, the next
+connection uses it, with no client to rebuild.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib.resources import files
+from typing import Any, TypedDict, cast
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.credentials import CredentialProvider
+from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from countq.config import Settings
+from countq.credentials import Login
+
+# A few hundred milliseconds in all, then the producer answers 503.
+CONNECT_TIMEOUT_S = 0.2
+RETRIES = 2
+
+SyncClient = redis.Redis | redis.RedisCluster
+AsyncClient = aredis.Redis | aredis.RedisCluster
+
+
+def _lua(name: str) -> str:
+    return (files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+# EVAL, not EVALSHA, for the enqueue script: it is small, and never meets
+# NOSCRIPT after a Redis restart or failover. The consumer's scripts are
+# registered (EVALSHA, then EVAL on NOSCRIPT).
+ENQUEUE_LUA = _lua("enqueue")
+ACK_LUA = _lua("ack")
+DEAD_LETTER_LUA = _lua("dead_letter")
+
+
+class QueueStats(TypedDict):
+    backlog: int
+    pending: int
+    dead_letters: int
+    oldest_age_seconds: float
+    consumers: int
+
+
+def redis_login(settings: Settings) -> Login:
+    return Login(settings.redis_secret_arn, settings.redis_username, settings.redis_password)
+
+
+def login_refused(exc: Exception) -> bool:
+    return isinstance(exc, AuthenticationError)
+
+
+class _SecretLogin(CredentialProvider):
+    """Asked by redis-py for every new connection: the cached secret, or the one
+    fetched again after a refusal."""
+
+    def __init__(self, login: Login) -> None:
+        self.login = login
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        username, password = self.login.get()
+        return (username, password or "") if username else (password or "",)
+
+    async def get_credentials_async(self) -> tuple[str] | tuple[str, str]:
+        return self.get_credentials()
+
+
+def connect(settings: Settings, *, socket_timeout: float) -> SyncClient:
+    """The consumer's client (synchronous)."""
+    return cast(SyncClient, _client(redis, Retry, settings, socket_timeout))
+
+
+def connect_async(settings: Settings, *, socket_timeout: float) -> AsyncClient:
+    """The producer's client (asyncio)."""
+    return cast(AsyncClient, _client(aredis, AsyncRetry, settings, socket_timeout))
+
+
+def _client(flavour: Any, retry: Any, settings: Settings, socket_timeout: float) -> Any:
+    """`flavour` is redis or redis.asyncio, `retry` its Retry: the same options for both."""
+    login = redis_login(settings)
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_timeout": socket_timeout,
+        "health_check_interval": 30,
+        "retry": retry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES),
+    }
+    if login.secret_arn:
+        options["credential_provider"] = _SecretLogin(login)
+    else:
+        options.update(username=login.username, password=login.password)
+    if settings.redis_cluster:
+        return flavour.RedisCluster.from_url(settings.effective_redis_url(), **options)
+    return flavour.Redis.from_url(
+        settings.effective_redis_url(),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        max_connections=256,
+        **options,
+    )
+
+
+def raise_unless_busygroup(exc: ResponseError) -> None:
+    """Creating the group when it exists already is fine; anything else is not."""
+    if "BUSYGROUP" not in str(exc):
+        raise exc
+
+
+def stats_pipeline(client: Any, s: Settings) -> Any:
+    """One round trip for every queue figure (sync and asyncio pipelines alike)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.xlen(s.stream_key)
+    pipe.xpending(s.stream_key, s.group)
+    pipe.xlen(s.dead_key)
+    pipe.xrange(s.stream_key, count=1)
+    pipe.xinfo_groups(s.stream_key)
+    return pipe
+
+
+def stats_from(results: list[Any], s: Settings) -> QueueStats:
+    length, pending, dead, oldest, groups = results
+    pending_count = int(pending["pending"])
+    oldest_age = 0.0
+    if oldest:  # entry ids start with their enqueue time in ms
+        oldest_ms = int(oldest[0][0].split("-")[0])
+        oldest_age = max(0.0, time.time() - oldest_ms / 1000)
+    return {
+        "backlog": max(0, int(length) - pending_count),
+        "pending": pending_count,
+        "dead_letters": int(dead),
+        "oldest_age_seconds": round(oldest_age, 3),
+        "consumers": sum(int(g["consumers"]) for g in groups if g["name"] == s.group),
+    }

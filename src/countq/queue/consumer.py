@@ -1,0 +1,140 @@
+"""The consumer's side of the queue: read batches, take over entries of dead
+consumers, ack, dead-letter (synchronous)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis.exceptions import ResponseError
+
+from countq.config import Settings
+from countq.credentials import retry_refused
+from countq.queue.client import (
+    ACK_LUA,
+    DEAD_LETTER_LUA,
+    QueueStats,
+    connect,
+    login_refused,
+    raise_unless_busygroup,
+    redis_login,
+    stats_from,
+    stats_pipeline,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+StreamEntry = tuple[str, dict[str, str] | None]
+"""An entry as Redis returns it: its id, and its fields (None once it was deleted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An entry taken over from a consumer that stopped answering."""
+
+    entry_id: str
+    fields: dict[str, str] | None
+    deliveries: int
+
+
+class ConsumerQueue:
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self.login = redis_login(settings)
+        # The blocking read must end well before the socket times out.
+        timeout = settings.consumer_block_ms / 1000 + 5
+        self.client = connect(settings, socket_timeout=timeout)
+        self._ack = self.client.register_script(ACK_LUA)
+        self._dead_letter = self.client.register_script(DEAD_LETTER_LUA)
+
+    def _call(self, call: Callable[[], T]) -> T:
+        return retry_refused(call, self.login, login_refused)
+
+    def ensure_group(self) -> None:
+        s = self.settings
+        try:
+            self._call(
+                lambda: self.client.xgroup_create(s.stream_key, s.group, id="0", mkstream=True)
+            )
+        except ResponseError as exc:
+            raise_unless_busygroup(exc)
+
+    def read_new(self, block_ms: int) -> list[StreamEntry]:
+        s = self.settings
+        reply: Any = self._call(
+            lambda: self.client.xreadgroup(
+                s.group, self.name, {s.stream_key: ">"}, count=s.consumer_batch_size, block=block_ms
+            )
+        )
+        if not reply:
+            return []
+        # Standalone replies are [[key, entries]]; RESP3/cluster may give a dict.
+        if isinstance(reply, dict):
+            return list(next(iter(reply.values()))[0])
+        return list(reply[0][1])
+
+    def claim_stale(self) -> list[Claimed]:
+        """Take over entries idle on dead consumers, with their delivery counts."""
+        s = self.settings
+        claimed: Any = self._call(
+            lambda: self.client.xautoclaim(
+                s.stream_key,
+                s.group,
+                self.name,
+                s.claim_idle_ms,
+                "0-0",
+                count=s.consumer_batch_size,
+            )
+        )
+        entries: list[StreamEntry] = claimed[1]
+        if not entries:
+            return []
+        details: Any = self._call(
+            lambda: self.client.xpending_range(
+                s.stream_key,
+                s.group,
+                min=entries[0][0],
+                max=entries[-1][0],
+                count=len(entries) * 2,
+                consumername=self.name,
+            )
+        )
+        deliveries = {d["message_id"]: int(d["times_delivered"]) for d in details}
+        return [Claimed(eid, fields, deliveries.get(eid, 1)) for eid, fields in entries]
+
+    def ack(self, entry_ids: list[str]) -> None:
+        """Ack and remove the entries (one script call)."""
+        if entry_ids:
+            s = self.settings
+            self._call(lambda: self._ack(keys=[s.stream_key], args=[s.group, *entry_ids]))
+
+    def dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
+        """Move one entry to the dead-letter stream and ack it, atomically."""
+        s = self.settings
+        record = {**(fields or {}), "source_entry": entry_id, "reason": reason[:500]}
+        args = [s.group, entry_id, *(item for kv in record.items() for item in kv)]
+        self._call(lambda: self._dead_letter(keys=[s.stream_key, s.dead_key], args=args))
+        log.warning("dead-lettered entry %s: %s", entry_id, reason)
+
+    def stats(self) -> QueueStats:
+        results = self._call(lambda: stats_pipeline(self.client, self.settings).execute())
+        return stats_from(results, self.settings)
+
+    def leave_group(self) -> None:
+        """Remove this consumer's name if it holds nothing, so XINFO stays tidy."""
+        s = self.settings
+        pending: Any = self._call(
+            lambda: self.client.xpending_range(
+                s.stream_key, s.group, min="-", max="+", count=1, consumername=self.name
+            )
+        )
+        if not pending:
+            self._call(lambda: self.client.xgroup_delconsumer(s.stream_key, s.group, self.name))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,172 @@
+"""The consumer's loop: Redis stream -> MySQL in batches, ack only after commit.
+
+Reliability model:
+- read a batch (XREADGROUP), insert it in one transaction (duplicates skipped by
+  the unique message id), commit, then ack and remove the entries (one script
+  call). A crash anywhere leaves the entries pending; they are stored exactly
+  once whatever happens. The next batch is read while this one is committed.
+- entries idle on a dead consumer are reclaimed (XAUTOCLAIM); one delivered
+  MAX_DELIVERIES times, or that can never be stored, goes to the dead-letter
+  stream with the reason.
+- a database or Redis outage is retried with capped backoff, forever, keeping
+  the batch in hand; a stop (SIGTERM) hands the batch back unacked and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+
+from sqlalchemy.exc import DataError, IntegrityError
+
+from countq.config import Settings
+from countq.db import repo
+from countq.db.engine import create_engine
+from countq.messages import Message, parse_entry
+from countq.queue.consumer import ConsumerQueue
+from countq.worker.metrics import BATCH_SECONDS, DEAD, DUPLICATES, STORED
+from countq.worker.retry import Retry, Stopping
+
+log = logging.getLogger(__name__)
+
+CLAIM_EVERY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An entry that goes to the dead-letter stream, and why."""
+
+    entry_id: str
+    fields: dict[str, str] | None
+    reason: str
+
+
+@dataclass
+class Batch:
+    """One fetch: the messages to store, and the entries to dead-letter."""
+
+    messages: list[Message] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.messages) + len(self.rejected)
+
+    def add(self, entry_id: str, fields: dict[str, str] | None) -> None:
+        try:
+            self.messages.append(parse_entry(entry_id, fields))
+        except ValueError as exc:
+            self.rejected.append(Rejected(entry_id, fields, f"invalid message: {exc}"))
+
+
+class Consumer:
+    def __init__(
+        self, settings: Settings, name: str | None = None, alive: Callable[[], None] = lambda: None
+    ) -> None:
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.stopping = threading.Event()
+        self.queue = ConsumerQueue(settings, self.name)
+        self.engine = create_engine(settings, pool_size=1)
+        self.alive = alive
+        self.retry = Retry(self.stopping, alive, self.queue.ensure_group)
+        self._next_claim = 0.0
+
+    def run(self) -> None:
+        """Until stopped. While this thread commits and acks one batch, another
+        reads and parses the next, so the database wait overlaps the Redis read
+        and decode (bench/bench_drain.py). Entries read ahead are pending under
+        this consumer like the batch in hand: a crash or a stop leaves both to
+        be reclaimed, never lost."""
+        log.info("consumer %s reading %s", self.name, self.settings.stream_key)
+        try:
+            self.retry("redis", self.queue.ensure_group)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+                ahead: Future[Batch] | None = None
+                while not self.stopping.is_set():
+                    self.alive()
+                    batch = ahead.result() if ahead else self.fetch()
+                    ahead = reader.submit(self.fetch) if batch.size else None
+                    self.ack(self.handle(batch))
+        except Stopping:
+            pass  # what this consumer holds stays pending, for the next one
+        Retry.once("redis", self.queue.leave_group)
+        self.queue.close()
+        self.engine.dispose()
+        log.info("consumer %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """Fetch, store and ack one batch, in this thread. Returns how many entries."""
+        batch = self.fetch()
+        self.ack(self.handle(batch))
+        return batch.size
+
+    def fetch(self) -> Batch:
+        """Reclaim stale entries when due, else read new ones; parse what came."""
+        batch = Batch()
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + CLAIM_EVERY_S
+            for claimed in self.retry("redis", self.queue.claim_stale):
+                if claimed.deliveries > self.settings.max_deliveries:
+                    reason = f"delivered {claimed.deliveries} times, never stored"
+                    batch.rejected.append(Rejected(claimed.entry_id, claimed.fields, reason))
+                else:
+                    batch.add(claimed.entry_id, claimed.fields)
+            if batch.size:
+                return batch
+        block = self.settings.consumer_block_ms
+        for entry_id, fields in self.retry("redis", lambda: self.queue.read_new(block)):
+            batch.add(entry_id, fields)
+        return batch
+
+    def handle(self, batch: Batch) -> list[str]:
+        """Dead-letter the rejects and commit the rest; returns the entry ids to ack."""
+        for rejected in batch.rejected:
+            self._dead_letter(rejected.entry_id, rejected.fields, rejected.reason)
+        if not batch.messages:
+            return []
+        with BATCH_SECONDS.time():
+            return self._store(batch.messages)
+
+    def ack(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            self.retry("redis", lambda: self.queue.ack(entry_ids))
+
+    def _store(self, batch: list[Message]) -> list[str]:
+        """Commit the batch; returns the entry ids now safe to ack."""
+        try:
+            inserted = self.retry("database", lambda: self._commit(batch))
+        except (DataError, IntegrityError) as exc:
+            # Not an outage: some row cannot be stored. Find it row by row.
+            log.warning("batch refused by the database (%s); storing row by row", exc)
+            self._store_one_by_one(batch)
+            return []
+        STORED.inc(inserted)
+        DUPLICATES.inc(len(batch) - inserted)
+        return [m.entry_id for m in batch]
+
+    def _store_one_by_one(self, batch: list[Message]) -> None:
+        """Store and ack each message alone; dead-letter the ones the database refuses."""
+        for message in batch:
+            try:
+                inserted = self.retry("database", partial(self._commit, [message]))
+            except (DataError, IntegrityError) as exc:
+                self._dead_letter(message.entry_id, None, f"database refused it: {exc.orig}")
+                continue
+            STORED.inc(inserted)
+            self.ack([message.entry_id])
+
+    def _commit(self, batch: list[Message]) -> int:
+        with self.engine.begin() as conn:
+            return repo.store_batch(conn, batch)
+
+    def _dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
+        self.retry("redis", lambda: self.queue.dead_letter(entry_id, fields, reason))
+        DEAD.inc()

@@ -1,0 +1,52 @@
+"""`countq check`: the consumer's heartbeat when one runs under DATA_DIR, else the
+producer's /health. Files only; nothing listens on the port these tests name."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from countq.config import Settings
+from countq.health import HEALTHY_WITHIN_S, Heartbeat, check
+from tests.helpers.processes import free_port
+
+
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, http_port=free_port())
+
+
+def test_a_fresh_heartbeat_is_healthy_a_stale_one_is_not(tmp_path: Path) -> None:
+    heartbeat = Heartbeat(tmp_path)
+    heartbeat.beat()
+    assert check(settings(tmp_path)) is None
+    old = time.time() - HEALTHY_WITHIN_S - 5
+    os.utime(heartbeat.path, (old, old))
+    assert (
+        check(settings(tmp_path))
+        == f"consumer {os.getpid()} silent for {HEALTHY_WITHIN_S + 5:.0f} s"
+    )
+    heartbeat.stop()
+    assert not heartbeat.path.exists()
+
+
+def test_beats_touch_the_file_at_most_once_a_second(tmp_path: Path) -> None:
+    heartbeat = Heartbeat(tmp_path)
+    heartbeat.beat()
+    os.utime(heartbeat.path, (0, 0))
+    heartbeat.beat()  # within the second: no write
+    assert heartbeat.path.stat().st_mtime == 0
+
+
+def test_a_dead_consumers_file_is_ignored(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (tmp_path / f"consumer-{int(dead.stdout)}.alive").touch()
+    s = settings(tmp_path)
+    assert check(s) == f"http://127.0.0.1:{s.http_port}/health does not answer 200"

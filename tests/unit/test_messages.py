@@ -1,0 +1,43 @@
+"""The message: what the producer writes and how the consumer reads it back."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from countq.messages import INT64_MAX, INT64_MIN, Message, new_message, parse_entry, uuid7
+
+
+def test_uuid7_is_version_7_and_time_ordered() -> None:
+    ids = [uuid7() for _ in range(1000)]
+    assert {i.version for i in ids} == {7}
+    assert len(set(ids)) == 1000
+    # The first 48 bits are milliseconds: never decreasing.
+    stamps = [i.int >> 80 for i in ids]
+    assert stamps == sorted(stamps)
+
+
+def test_a_new_message_reads_back_as_itself() -> None:
+    message_id, count, enqueued_ms = new_message(INT64_MIN)
+    fields = {"id": message_id, "count": str(count), "ts": str(enqueued_ms)}
+    assert parse_entry("1-0", fields) == Message(
+        "1-0", uuid.UUID(message_id).bytes, INT64_MIN, enqueued_ms
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (None, "no fields"),
+        ({}, "no fields"),
+        ({"count": "1", "ts": "0"}, "missing field 'id'"),
+        ({"id": str(uuid7()), "ts": "0"}, "missing field 'count'"),
+        ({"id": str(uuid7()), "count": "seven", "ts": "0"}, "invalid literal"),
+        ({"id": "not-a-uuid", "count": "1", "ts": "0"}, "hexadecimal UUID"),
+        ({"id": str(uuid7()), "count": str(INT64_MAX + 1), "ts": "0"}, "BIGINT"),
+    ],
+)
+def test_poison_entries_are_value_errors(fields: dict[str, str] | None, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_entry("1-0", fields)
