@@ -35,8 +35,8 @@ containers-standins: containers-engine ## the base images the Dockerfiles and co
 	tests/repo/containers/standins/build.sh
 
 lint-containers: ## hadolint the Dockerfiles (stand-ins too), shellcheck the container scripts
-	.venv/bin/hadolint $(CONTAINER_DOCKERFILES) $(STANDIN_DOCKERFILES)
-	.venv/bin/shellcheck $(CONTAINER_SCRIPTS)
+	$(VENV)/bin/hadolint $(CONTAINER_DOCKERFILES) $(STANDIN_DOCKERFILES)
+	$(VENV)/bin/shellcheck $(CONTAINER_SCRIPTS)
 
 image-tag: ## print the image tag for IMAGE_ENV (default local): <env>-<git short sha>
 	@scripts/image-tag.sh $(IMAGE_ENV)
