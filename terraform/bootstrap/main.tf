@@ -105,6 +105,7 @@ locals {
     "compute"    = data.aws_iam_policy_document.deploy_compute
     "data"       = data.aws_iam_policy_document.deploy_data
     "edge-alarm" = data.aws_iam_policy_document.deploy_edge_alarm
+    "key-waf"    = data.aws_iam_policy_document.deploy_key_waf
   }
   deploy_policies = merge([
     for env in var.environments : {

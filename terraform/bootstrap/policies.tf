@@ -44,6 +44,7 @@ locals {
     "rds.amazonaws.com",
     "elasticache.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
+    "vpcorigin.cloudfront.amazonaws.com",
   ]
 }
 
@@ -529,10 +530,13 @@ data "aws_iam_policy_document" "deploy_edge_alarm" {
       "cloudfront:CreateOriginAccessControl", "cloudfront:GetOriginAccessControl",
       "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
       "cloudfront:TagResource", "cloudfront:UntagResource", "cloudfront:ListTagsForResource",
+      "cloudfront:CreateVpcOrigin", "cloudfront:GetVpcOrigin", "cloudfront:UpdateVpcOrigin",
+      "cloudfront:DeleteVpcOrigin",
     ]
     resources = [
       "arn:${local.partition}:cloudfront::${local.account}:distribution/*",
       "arn:${local.partition}:cloudfront::${local.account}:origin-access-control/*",
+      "arn:${local.partition}:cloudfront::${local.account}:vpcorigin/*",
     ]
   }
 
@@ -560,6 +564,12 @@ data "aws_iam_policy_document" "deploy_edge_alarm" {
   }
 
   statement {
+    sid       = "OwnDashboard"
+    actions   = ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]
+    resources = ["arn:${local.partition}:cloudwatch::${local.account}:dashboard/${local.prefix[each.key]}"]
+  }
+
+  statement {
     sid = "OwnTopic"
     actions = [
       "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
@@ -567,6 +577,70 @@ data "aws_iam_policy_document" "deploy_edge_alarm" {
       "sns:ListSubscriptionsByTopic", "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource",
     ]
     resources = ["${local.arn.sns}:${local.prefix[each.key]}-*"]
+  }
+}
+
+# --- The alarm topic's KMS key and the CloudFront web ACL ---------------------
+
+data "aws_iam_policy_document" "deploy_key_waf" {
+  for_each = var.environments
+
+  statement {
+    sid = "CreateTaggedKey"
+    # Key IDs are random: a new key must carry this environment's tag.
+    actions   = ["kms:CreateKey", "kms:TagResource"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "OwnKeys"
+    actions = [
+      "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+      "kms:EnableKeyRotation", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+      "kms:ScheduleKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias",
+    ]
+    resources = ["arn:${local.partition}:kms:${local.region}:${local.account}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "OwnKeyAliases"
+    actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
+    resources = ["arn:${local.partition}:kms:${local.region}:${local.account}:alias/${local.prefix[each.key]}-*"]
+  }
+
+  statement {
+    sid       = "ListAliases"
+    actions   = ["kms:ListAliases"]
+    resources = ["*"] # no resource-level permissions
+  }
+
+  statement {
+    sid = "OwnWebAcl"
+    # CLOUDFRONT-scoped web ACLs live in us-east-1; their IDs are random.
+    actions = [
+      "wafv2:CreateWebACL", "wafv2:GetWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL",
+      "wafv2:TagResource", "wafv2:UntagResource", "wafv2:ListTagsForResource",
+    ]
+    resources = ["arn:${local.partition}:wafv2:us-east-1:${local.account}:global/webacl/${local.prefix[each.key]}/*"]
+  }
+
+  statement {
+    sid = "UseManagedRuleGroups"
+    # A web ACL that references an AWS managed rule group needs the call on it too.
+    actions   = ["wafv2:CreateWebACL", "wafv2:UpdateWebACL"]
+    resources = ["arn:${local.partition}:wafv2:us-east-1:${local.account}:global/managedruleset/*/*"]
   }
 }
 
