@@ -20,11 +20,6 @@ ask_missing "Environment (test, dev, stage, prod)" "dev"
 check_env
 check_region_and_stack
 
-tg_output() { # tg_output NAME: one Terraform output of this environment
-  show cd "$stack_dir" '&&' terragrunt output -raw "$1"
-  if ((dry_run)); then printf '<%s>' "$1"; else (cd "$stack_dir" && terragrunt output -raw "$1"); fi
-}
-
 step "Prerequisites and AWS identity"
 check_prerequisites \
   aws "the AWS CLI (v2)" \
@@ -57,12 +52,23 @@ trap 'rm -rf "$work"' EXIT
 step "Importer Lambda zip (build/importer.zip, read by the stack)"
 run scripts/build-importer-zip.sh build/importer.zip
 
-# The repository is a resource of the stack (lifecycle policy, scanning, KMS)
-# rather than an `aws ecr create-repository`: one owner, no import step, and
-# destroy removes it. A targeted apply creates it before the first image.
-step "ECR repository"
-run_in "$stack_dir" terragrunt apply -auto-approve -input=false -target=module.ecr
-ecr_url="$(tg_output ecr_repository_url)"
+# The order that makes a first deploy work, and every rerun. This apply
+# builds everything but the release and leaves the services on the image
+# they run (none yet on a first deploy, so no task can start before its
+# schema and database user exist). Then the image, then the migrations (the
+# importer now has its route out, port 3306 and both secrets), then the
+# release apply. A tag reaches the services only there, after its migrations
+# succeeded, so the tag this step reads back has always been migrated.
+step "Infrastructure: network, data stores, secrets, importer (services unchanged)"
+read_outputs
+running="$(output_value image_tag)"
+if [[ "$outputs" != *'"image_tag"'* && "$outputs" == *'"value"'* ]]; then
+  die "the stack's outputs have no image_tag: apply once with -var image_tag=<the tag the services run>"
+fi
+[[ -n "$running" ]] || echo "no release runs yet: the services are created after the migrations" >&3
+tg apply -auto-approve -input=false -var "image_tag=$running"
+read_outputs
+ecr_url="$(output_value ecr_repository_url)"
 ((!dry_run)) || ecr_url="<account>.dkr.ecr.$region.amazonaws.com/countq-$env_name"
 
 step "Image $image_tag"
@@ -78,30 +84,30 @@ else
   run docker push "$image"
 fi
 
-# Migrations run before the new image rolls out, so new code never meets an
-# old schema, and on the first deploy the services start with their tables
-# and their database user already there. The targeted apply brings up the
-# importer with what it depends on (network, RDS, secrets) and its new code.
-step "Database: RDS and the importer Lambda, then migrations and app user"
-run_in "$stack_dir" terragrunt apply -auto-approve -input=false -target=module.importer
-importer="$(tg_output importer_function_name)"
-printf '{"action":"migrate"}' >"$work/migrate.json"
+# New code never meets an old schema: the old release (if any) keeps running
+# on the migrated schema until (4), so migrations stay backward compatible
+# for one release (add a column now, drop the old one a release later).
+step "Migrations and the application user (importer Lambda)"
+importer="$(output_value importer_function_name)"
+printf '{"action":"provision"}' >"$work/provision.json"
 function_error="$(value None aws lambda invoke --function-name "$importer" \
-  --payload "fileb://$work/migrate.json" --cli-read-timeout 900 \
-  --query FunctionError --output text "$work/migrate-result.json")"
+  --payload "fileb://$work/provision.json" --cli-read-timeout 900 \
+  --query FunctionError --output text "$work/provision-result.json")"
 if ((!dry_run)); then
-  cat "$work/migrate-result.json" >&3 && echo >&3
-  if [[ "$function_error" != "None" ]] || ! grep -Eq '"ok": *true' "$work/migrate-result.json"; then
+  cat "$work/provision-result.json" >&3 && echo >&3
+  if [[ "$function_error" != "None" ]] || ! grep -Eq '"ok": *true' "$work/provision-result.json"; then
     die "migration failed (result above; logs in CloudWatch /aws/lambda/$importer)"
   fi
 fi
 
-step "Stack (terragrunt apply with image_tag=$image_tag)"
-run_in "$stack_dir" terragrunt apply -auto-approve -input=false
+# Creates the services on a first deploy (at their task counts, behind the
+# listener) or rolls them onto the new image.
+step "Release $image_tag: the services on the new image"
+tg apply -auto-approve -input=false -var "image_tag=$image_tag"
 
 step "Frontend to S3 and CloudFront"
-bucket="$(tg_output frontend_bucket)"
-distribution="$(tg_output cloudfront_distribution_id)"
+bucket="$(output_value frontend_bucket)"
+distribution="$(output_value cloudfront_distribution_id)"
 run_in frontend npm ci
 run_in frontend npm run build
 # Hashed assets first (never change, cached for a year), then index.html and
@@ -114,13 +120,13 @@ run aws cloudfront create-invalidation --distribution-id "$distribution" --paths
   --query Invalidation.Id --output text
 
 step "Waiting for the ECS services to be stable"
-cluster="$(tg_output ecs_cluster_name)"
-producer="$(tg_output producer_service_name)"
-consumer="$(tg_output consumer_service_name)"
+cluster="$(output_value ecs_cluster_name)"
+producer="$(output_value producer_service_name)"
+consumer="$(output_value consumer_service_name)"
 run aws ecs wait services-stable --cluster "$cluster" --services "$producer" "$consumer"
 
 step "Smoke test through CloudFront (POST then GET /count)"
-url="$(tg_output cloudfront_url)"
+url="$(output_value cloudfront_url)"
 url="${url%/}"
 count="$(date +%s)"
 curl_opts=(--fail --silent --show-error --max-time 10 --retry 6 --retry-all-errors --retry-delay 5)

@@ -2,18 +2,26 @@
 # Destroy one countq environment: the reverse of deploy.sh.
 #
 # Usage: scripts/destroy.sh [--profile P] [--region R] [--env test|dev|stage|prod]
-#                           [--yes] [--dry-run] [--allow-prod]
+#                           [--yes] [--dry-run] [--allow-prod] [--skip-final-snapshot]
 # Whatever is not given as a flag is asked for. Asks you to type the
 # environment name unless --yes; prod is refused without --allow-prod.
-# The buckets and the ECR repository are emptied first (prod keeps them
-# otherwise), then `terragrunt destroy`. The Terraform state bucket stays.
-# Safe to rerun after a failure. --dry-run prints every command, runs none.
+# Prod's database leaves a final snapshot, countq-prod-final-<UTC date-time>,
+# unless --skip-final-snapshot. The buckets and the ECR repository are emptied
+# first (prod keeps them otherwise), then `terragrunt destroy`. The Terraform
+# state bucket stays. Safe to rerun after a failure. --dry-run prints every
+# command, runs none.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-allow_prod=0
-script_arg() { [[ "$1" == --allow-prod ]] && allow_prod=1; }
+allow_prod=0 final_snapshot=1
+script_arg() {
+  case "$1" in
+    --allow-prod) allow_prod=1 ;;
+    --skip-final-snapshot) final_snapshot=0 ;;
+    *) return 1 ;;
+  esac
+}
 parse_args "$@"
 ask_missing "Environment to DESTROY (test, dev, stage, prod)" ""
 check_env
@@ -24,43 +32,61 @@ check_region_and_stack
 steps=6
 [[ "$env_name" != prod ]] || steps=7
 
-tg_output() { # tg_output NAME: one Terraform output, empty when the stack has none (never deployed)
-  show cd "$stack_dir" '&&' terragrunt output -raw "$1"
-  if ((dry_run)); then printf '<%s>' "$1"; return; fi
-  (cd "$stack_dir" && terragrunt output -raw "$1" 2>/dev/null) || true
-}
-
 step "Prerequisites and AWS identity"
 check_prerequisites \
   aws "the AWS CLI (v2)" \
   terraform "Terraform >= 1.11" \
   terragrunt "Terragrunt (runs terraform/infrastructure/<env>)" \
   git "git"
-# The stack's inputs still need an image tag and the importer zip to plan.
 use_target
 check_identity
 
 step "Confirmation"
 printf 'About to DESTROY countq %s in %s as %s: every service, the database and its data.\n' \
   "$env_name" "$region" "$identity" >&3
+snapshot=""
+if [[ "$env_name" == prod ]]; then
+  if ((final_snapshot)); then
+    snapshot="countq-$env_name-final-$(date -u +%Y%m%d-%H%M%S)"
+    printf 'The database leaves a final snapshot: %s (kept until you delete it).\n' "$snapshot" >&3
+  else
+    printf 'No final snapshot (--skip-final-snapshot): the data is gone for good.\n' >&3
+  fi
+fi
 if ((!yes && !dry_run)); then
   printf 'Type the environment name (%s) to confirm: ' "$env_name" >&2
   read -r answer || answer=""
   [[ "$answer" == "$env_name" ]] || die "cancelled (typed '$answer')"
 fi
 
+# The stack's inputs still need the importer zip and the image tag it runs.
 if [[ ! -f build/importer.zip ]]; then
   run scripts/build-importer-zip.sh build/importer.zip
 fi
+# An output the stack does not have (never deployed, or half destroyed) is empty.
+read_outputs
+running="$(output_value image_tag)"
 
 if [[ "$env_name" == prod ]]; then
-  # protect_data turns on deletion protection (RDS, ALB) and keeps buckets,
-  # repositories and secrets from being deleted with content: lift it on
-  # exactly those modules first, or the destroy stops half way.
+  # protect_data turns on deletion protection on the database and the ALB,
+  # and keeps the ALB's access-log bucket from being deleted with its logs
+  # (emptying it first cannot work: the ALB writes new logs until it is
+  # gone). Lift it on exactly those three, and name the final snapshot, or
+  # the destroy stops half way. Only while they still exist: after a partial
+  # destroy, targeting them would create them again just to delete them.
   step "Lifting prod's deletion protection (protect_data=false)"
-  run_in "$stack_dir" terragrunt apply -auto-approve -input=false -var protect_data=false \
-    -target=module.alb -target=module.rds -target=module.redis -target=module.ecr \
-    -target=module.importer -target=module.frontend
+  protected=(module.rds.aws_db_instance.this module.alb.aws_lb.this module.alb.aws_s3_bucket.logs)
+  resources="$(tg_value "$(printf '%s\n' "${protected[@]}")" state list)" || resources=""
+  unprotect=(-var protect_data=false -var "image_tag=$running")
+  [[ -z "$snapshot" ]] || unprotect+=(-var "db_final_snapshot_identifier=$snapshot")
+  for address in "${protected[@]}"; do
+    if grep -qxF "$address" <<<"$resources"; then unprotect+=("-target=$address"); fi
+  done
+  if [[ "${unprotect[*]}" == *-target=* ]]; then
+    tg apply -auto-approve -input=false "${unprotect[@]}"
+  else
+    echo "the database, the ALB and its log bucket are gone already" >&3
+  fi
 fi
 
 empty_bucket() {
@@ -84,11 +110,11 @@ empty_bucket() {
 }
 
 step "Emptying the frontend and imports buckets"
-empty_bucket "$(tg_output frontend_bucket)"
-empty_bucket "$(tg_output imports_bucket)"
+empty_bucket "$(output_value frontend_bucket)"
+empty_bucket "$(output_value imports_bucket)"
 
 step "Emptying the ECR repository"
-ecr_url="$(tg_output ecr_repository_url)"
+ecr_url="$(output_value ecr_repository_url)"
 ((!dry_run)) || ecr_url="<account>.dkr.ecr.$region.amazonaws.com/countq-$env_name"
 if [[ -z "$ecr_url" ]]; then
   echo "no such output: nothing to empty" >&3
@@ -105,7 +131,7 @@ else
 fi
 
 step "Destroying the stack"
-run_in "$stack_dir" terragrunt destroy -auto-approve -input=false
+tg destroy -auto-approve -input=false -var "image_tag=$running"
 
 step "Done"
 printf 'countq %s is destroyed. The Terraform state bucket (countq-tfstate-<account>-%s) is kept.\n' \

@@ -46,7 +46,7 @@ ask() { # ask VAR "question" default
 # ask_missing "environment question" default: ask for what no flag gave
 ask_missing() {
   ((profile_set)) || ask profile "AWS profile" "${AWS_PROFILE:-default}"
-  [[ -n "$region" ]] || ask region "AWS region" "${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}"
+  [[ -n "$region" ]] || ask region "AWS region" "${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-central-1}}"
   [[ -n "$env_name" ]] || ask env_name "$1" "$2"
 }
 
@@ -77,6 +77,24 @@ run_in() { local dir="$1"; shift; show cd "$dir" '&&' "$@"; ((dry_run)) || (cd "
 # value PLACEHOLDER CMD...: the output of CMD, or PLACEHOLDER in a dry run
 value() { local placeholder="$1"; shift; show "$@"; if ((dry_run)); then printf '%s' "$placeholder"; else "$@"; fi; }
 
+# tg ARGS...: terragrunt in the environment's folder
+tg() { run_in "$stack_dir" terragrunt "$@"; }
+# tg_value PLACEHOLDER ARGS...: what `terragrunt ARGS` prints there, or PLACEHOLDER in a dry run
+tg_value() {
+  local placeholder="$1"; shift
+  show cd "$stack_dir" '&&' terragrunt "$@"
+  if ((dry_run)); then printf '%s' "$placeholder"; else (cd "$stack_dir" && terragrunt "$@"); fi
+}
+# read_outputs: every output of the stack, as JSON, into $outputs ("{}" before
+# the first apply; `output -raw` would print a warning there, on stdout).
+outputs="{}"
+read_outputs() { outputs="$(tg_value '{}' output -json)"; }
+# output_value NAME: the string output NAME from $outputs, empty when there is none
+output_value() {
+  local re="\"$1\": *[{][^}]*\"value\": *\"([^\"]*)\""
+  if ((dry_run)); then printf '<%s>' "$1"; elif [[ "$outputs" =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+}
+
 # check_prerequisites TOOL HINT [TOOL HINT]...: names every missing tool, then exits
 check_prerequisites() {
   local missing=0
@@ -96,9 +114,9 @@ use_target() {
   # root.hcl and every AWS call read the region from here.
   export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"
   image_tag="$(scripts/image-tag.sh "$env_name")"
-  # root.hcl passes IMAGE_TAG to the stack's image_tag input; terragrunt must
-  # not stop to ask (it offers to create the state bucket on the first run).
-  export IMAGE_TAG="$image_tag" TG_NON_INTERACTIVE=true
+  # terragrunt must not stop to ask (it offers to create the state bucket on
+  # the first run).
+  export TG_NON_INTERACTIVE=true
   if [[ -n "$profile" ]]; then
     export AWS_PROFILE="$profile"
     show export "AWS_PROFILE=$profile"
@@ -106,7 +124,7 @@ use_target() {
     unset AWS_PROFILE
     show unset AWS_PROFILE
   fi
-  show export "AWS_REGION=$region" "IMAGE_TAG=$image_tag" TG_NON_INTERACTIVE=true
+  show export "AWS_REGION=$region" TG_NON_INTERACTIVE=true
 }
 
 check_identity() {

@@ -2,9 +2,15 @@
 # only sets its inputs. Terragrunt copies terraform/ (the "//" below) so the
 # stack's relative module sources resolve.
 
+# TG_* environment variables (deploy.sh sets TG_NON_INTERACTIVE) and the
+# OpenTofu/Terraform shortcuts (apply, output, state, ...) need 0.73; the
+# stack's write-only secret values and ephemeral passwords need Terraform 1.11.
+terragrunt_version_constraint = ">= 0.73.0, < 2.0.0"
+terraform_version_constraint  = ">= 1.11.0, < 2.0.0"
+
 locals {
   environment = basename(get_terragrunt_dir())
-  region      = get_env("AWS_REGION", "eu-west-1")
+  region      = get_env("AWS_REGION", "eu-central-1")
   # Pin the account (COUNTQ_AWS_ACCOUNT_ID) so credentials for the wrong
   # account fail before any change; unset, the current account is used.
   account_id = get_env("COUNTQ_AWS_ACCOUNT_ID", get_aws_account_id())
@@ -65,8 +71,9 @@ generate "provider" {
   EOT
 }
 
+# image_tag has no fallback: deploy.sh passes the one to run (-var image_tag=...);
+# by hand, give it the same way or as TF_VAR_image_tag, else Terraform stops.
 inputs = {
   environment       = local.environment
-  image_tag         = get_env("IMAGE_TAG", "${local.environment}-latest")
   importer_zip_path = "${get_repo_root()}/build/importer.zip"
 }

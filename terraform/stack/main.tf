@@ -6,7 +6,10 @@ data "aws_region" "current" {}
 locals {
   name  = "${var.name}-${var.environment}"
   image = "${module.ecr.repository_url}:${var.image_tag}"
-  tags  = { Application = var.name, Environment = var.environment }
+  # No release yet (a first deploy before its migrations): the services are
+  # created only once there is an image whose schema and app user exist.
+  released = var.image_tag != ""
+  tags     = { Application = var.name, Environment = var.environment }
 
   # The application's own metrics (published by the consumer), used for
   # consumer autoscaling and the backlog age alarm.
@@ -33,9 +36,11 @@ locals {
   app_secret_arns = [module.rds.app_secret_arn, module.redis.secret_arn]
 
   # The consumer publishes Backlog and OldestAgeSeconds with these.
+  # Its /metrics listens on the port the ecs-service module maps (container_port).
   consumer_environment = merge(local.app_environment, {
     METRICS_NAMESPACE   = local.metrics_namespace
     METRICS_ENVIRONMENT = var.environment
+    CONSUMER_PORT       = "5080"
   })
 }
 
@@ -91,6 +96,11 @@ module "rds" {
   deletion_protection     = var.protect_data
   backup_retention_period = var.db_backup_retention_days
   apply_immediately       = !var.protect_data
+  final_snapshot_identifier = (
+    var.db_final_snapshot_identifier != null ? var.db_final_snapshot_identifier
+    : var.protect_data ? "${local.name}-final" : null
+  )
+  log_retention_days = var.log_retention_days
   allowed_security_group_ids = {
     producer = module.producer.security_group_id
     consumer = module.consumer.security_group_id
@@ -127,6 +137,7 @@ module "producer" {
   vpc_id                     = module.network.vpc_id
   subnet_ids                 = module.network.private_subnet_ids
   image                      = local.image
+  create_service             = local.released
   command                    = ["countq", "producer"]
   environment                = local.app_environment
   secret_arns                = local.app_secret_arns
@@ -134,10 +145,13 @@ module "producer" {
   cpu                        = var.producer.cpu
   memory                     = var.producer.memory
   desired_count              = var.producer.desired_count
-  load_balancer              = { target_group_arn = module.alb.target_group_arn }
   ingress_security_group_ids = { alb = module.alb.security_group_id }
   service_discovery          = { namespace_id = module.cluster.namespace_id }
   log_retention_days         = var.log_retention_days
+  load_balancer = {
+    target_group_arn = module.alb.target_group_arn
+    listener_arn     = module.alb.listener_arn
+  }
   autoscaling = {
     min_capacity = var.producer.min_count
     max_capacity = var.producer.max_count
@@ -155,6 +169,7 @@ module "consumer" {
   vpc_id             = module.network.vpc_id
   subnet_ids         = module.network.private_subnet_ids
   image              = local.image
+  create_service     = local.released
   command            = ["countq", "consumer"]
   environment        = local.consumer_environment
   secret_arns        = local.app_secret_arns
@@ -192,7 +207,9 @@ module "importer" {
   app_secret_arn     = module.rds.app_secret_arn
   log_retention_days = var.log_retention_days
   force_destroy      = !var.protect_data
-  tags               = local.tags
+  # Reserving concurrency fails on accounts with a low quota (most new ones).
+  reserved_concurrent_executions = var.importer_reserved_concurrency
+  tags                           = local.tags
 }
 
 module "waf" {

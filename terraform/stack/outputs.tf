@@ -38,8 +38,13 @@ output "consumer_service_name" {
   value       = module.consumer.service_name
 }
 
+output "image_tag" {
+  description = "Tag of the image the services run; empty before the first release. deploy.sh keeps the services on it until the new image's migrations have run."
+  value       = var.image_tag
+}
+
 output "importer_function_name" {
-  description = "Name of the importer Lambda (invoke with {\"action\":\"migrate\"} after each deploy)."
+  description = "Name of the importer Lambda (invoke with {\"action\":\"provision\"} after each deploy)."
   value       = module.importer.function_name
 }
 

@@ -15,8 +15,13 @@ variable "name" {
 }
 
 variable "image_tag" {
-  description = "Tag of the application image in the ECR repository (<env>-<git short sha>)."
+  description = "Tag of the application image the services run (<env>-<git short sha>, in the ECR repository). Empty: no release yet, so no task definition, service or service autoscaling is created; scripts/deploy.sh applies with it empty on a first deploy until the migrations have run."
   type        = string
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$", var.image_tag))
+    error_message = "image_tag must be an ECR image tag (letters, digits, _ . -; at most 128) or empty."
+  }
 }
 
 variable "importer_zip_path" {
@@ -108,6 +113,12 @@ variable "db_multi_az" {
   default     = false
 }
 
+variable "db_final_snapshot_identifier" {
+  description = "Name of the snapshot RDS takes when the database is deleted. null: \"<name>-<environment>-final\" when protect_data, none otherwise. scripts/destroy.sh sets a dated one for prod."
+  type        = string
+  default     = null
+}
+
 variable "db_backup_retention_days" {
   description = "Days of RDS automated backups."
   type        = number
@@ -136,6 +147,12 @@ variable "create_redis_cache" {
   description = "Create the ElastiCache Serverless cache and its user group. Test-only switch: false only for emulators without ElastiCache Serverless (moto)."
   type        = bool
   default     = true
+}
+
+variable "importer_reserved_concurrency" {
+  description = "Concurrency reserved for the importer Lambda (null: none). Off by default: new accounts often have too small a quota to reserve any, and migrate/import are safe to run concurrently (a MySQL named lock)."
+  type        = number
+  default     = null
 }
 
 variable "cloudfront_price_class" {

@@ -39,7 +39,7 @@ CHUNK_SIZE = 1 << 20
 TIME_MARGIN_MS = 10_000
 # How long a run waits for another to finish with the database.
 LOCK_TIMEOUT_S = 60.0
-# Before "provision" had its name; scripts/deploy.sh still sends it.
+# "migrate" was the action's first name; kept so older callers keep working.
 PROVISION = ("provision", "migrate")
 _ERROR_AT_LINE = re.compile(r"at line (\d+)")
 

@@ -32,3 +32,8 @@ output "access_logs_bucket" {
   description = "Bucket holding the ALB access logs."
   value       = aws_s3_bucket.logs.id
 }
+
+output "listener_arn" {
+  description = "ARN of the HTTP listener that forwards to the target group (services attach to the group only once it exists)."
+  value       = aws_lb_listener.http.arn
+}

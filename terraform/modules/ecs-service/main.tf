@@ -131,9 +131,12 @@ resource "aws_vpc_security_group_egress_rule" "all" {
   ip_protocol       = "-1"
 }
 
-# --- Task definition and service
+# --- Task definition and service: only once there is an image to run (see
+# var.create_service); everything above exists from the first apply on.
 
 resource "aws_ecs_task_definition" "this" {
+  count = var.create_service ? 1 : 0
+
   family                   = "${var.cluster_name}-${var.name}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -214,9 +217,11 @@ resource "aws_service_discovery_service" "this" {
 }
 
 resource "aws_ecs_service" "this" {
+  count = var.create_service ? 1 : 0
+
   name                               = var.name
   cluster                            = var.cluster_arn
-  task_definition                    = aws_ecs_task_definition.this.arn
+  task_definition                    = aws_ecs_task_definition.this[0].arn
   desired_count                      = var.desired_count
   launch_type                        = "FARGATE"
   platform_version                   = "LATEST"
@@ -261,12 +266,17 @@ resource "aws_ecs_service" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task]
+  # A service attached to a target group that no listener uses yet fails
+  # ("target group ... does not have an associated load balancer"), so it
+  # waits for the listener named in var.load_balancer.
+  depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task, var.load_balancer]
 }
 
 # --- Autoscaling: CPU for request-driven services, the queue backlog for workers
 
 resource "aws_appautoscaling_target" "this" {
+  count = var.create_service ? 1 : 0
+
   min_capacity       = var.autoscaling.min_capacity
   max_capacity       = var.autoscaling.max_capacity
   resource_id        = local.scaling_resource_id
@@ -277,6 +287,8 @@ resource "aws_appautoscaling_target" "this" {
 }
 
 resource "aws_appautoscaling_policy" "this" {
+  count = var.create_service ? 1 : 0
+
   name               = "${var.cluster_name}-${var.name}-${var.autoscaling.backlog_metric == null ? "cpu" : "backlog"}"
   policy_type        = "TargetTrackingScaling"
   resource_id        = local.scaling_resource_id
@@ -317,4 +329,25 @@ resource "aws_appautoscaling_policy" "this" {
   }
 
   depends_on = [aws_appautoscaling_target.this]
+}
+
+# Addresses before create_service existed: existing services are kept, not replaced.
+moved {
+  from = aws_ecs_task_definition.this
+  to   = aws_ecs_task_definition.this[0]
+}
+
+moved {
+  from = aws_ecs_service.this
+  to   = aws_ecs_service.this[0]
+}
+
+moved {
+  from = aws_appautoscaling_target.this
+  to   = aws_appautoscaling_target.this[0]
+}
+
+moved {
+  from = aws_appautoscaling_policy.this
+  to   = aws_appautoscaling_policy.this[0]
 }

@@ -1,6 +1,6 @@
 output "service_name" {
-  description = "Name of the ECS service."
-  value       = aws_ecs_service.this.name
+  description = "Name of the ECS service (known before the service exists, for alarms)."
+  value       = var.name
 }
 
 output "security_group_id" {
@@ -9,8 +9,8 @@ output "security_group_id" {
 }
 
 output "task_definition_arn" {
-  description = "ARN of the task definition revision."
-  value       = aws_ecs_task_definition.this.arn
+  description = "ARN of the task definition revision (null when create_service is false)."
+  value       = one(aws_ecs_task_definition.this[*].arn)
 }
 
 output "task_role_arn" {

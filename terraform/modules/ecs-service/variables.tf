@@ -28,6 +28,12 @@ variable "image" {
   type        = string
 }
 
+variable "create_service" {
+  description = "Create the task definition, the service and its autoscaling. false (no image released yet) creates only what other modules refer to: security group, roles, log group."
+  type        = bool
+  default     = true
+}
+
 variable "command" {
   description = "Container command, e.g. [\"countq\", \"producer\"]."
   type        = list(string)
@@ -106,9 +112,10 @@ variable "autoscaling" {
 }
 
 variable "load_balancer" {
-  description = "ALB target group to register the tasks in (null: not behind the ALB). An object so that its presence is known at plan time."
+  description = "ALB target group to register the tasks in, and the listener that forwards to it (the service is created after it). null: not behind the ALB. An object so that its presence is known at plan time."
   type = object({
     target_group_arn = string
+    listener_arn     = string
   })
   default = null
 }

@@ -157,7 +157,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash               = filebase64sha256(var.zip_path)
   timeout                        = var.timeout
   memory_size                    = var.memory_size
-  reserved_concurrent_executions = 1 # migrations must never run twice at once
+  reserved_concurrent_executions = var.reserved_concurrent_executions
 
   vpc_config {
     subnet_ids         = var.subnet_ids

@@ -62,6 +62,12 @@ variable "memory_size" {
   default     = 512
 }
 
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for the function (null: none, it draws on the account's pool). Not needed for safety: migrate and import take a MySQL named lock. New accounts often have too small a quota to reserve any."
+  type        = number
+  default     = null
+}
+
 variable "log_retention_days" {
   description = "Retention of the function's log group."
   type        = number

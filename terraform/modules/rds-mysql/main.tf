@@ -51,6 +51,31 @@ resource "aws_db_parameter_group" "this" {
     value = "utf8mb4_0900_ai_ci"
   }
 
+  # Without these the slowquery log export stays empty.
+  parameter {
+    name  = "slow_query_log"
+    value = "1"
+  }
+
+  parameter {
+    name  = "long_query_time"
+    value = "1"
+  }
+
+  tags = var.tags
+}
+
+# RDS creates the export log groups itself when they are missing, with no
+# retention and outside Terraform (they would outlive a destroy): declared
+# here first, they get the environment's retention and go with the stack.
+resource "aws_cloudwatch_log_group" "exports" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; a customer-managed KMS key adds cost and no extra protection here.
+  #checkov:skip=CKV_AWS_338:Database error and slow query logs are operational, not audit records; retention is set per environment.
+  for_each = toset(var.cloudwatch_logs_exports)
+
+  name              = "/aws/rds/instance/${var.name}/${each.key}"
+  retention_in_days = var.log_retention_days
+
   tags = var.tags
 
   lifecycle {
@@ -91,15 +116,17 @@ resource "aws_db_instance" "this" {
 
   deletion_protection       = var.deletion_protection
   backup_retention_period   = var.backup_retention_period
-  skip_final_snapshot       = !var.deletion_protection
-  final_snapshot_identifier = var.deletion_protection ? "${var.name}-final" : null
+  skip_final_snapshot       = var.final_snapshot_identifier == null
+  final_snapshot_identifier = var.final_snapshot_identifier
   copy_tags_to_snapshot     = true
 
   auto_minor_version_upgrade      = true
   apply_immediately               = var.apply_immediately
-  enabled_cloudwatch_logs_exports = ["error", "slowquery"]
+  enabled_cloudwatch_logs_exports = var.cloudwatch_logs_exports
 
   tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.exports]
 }
 
 # --- The application's own database user. The importer Lambda creates it

@@ -71,9 +71,27 @@ variable "multi_az" {
 }
 
 variable "deletion_protection" {
-  description = "Refuse deletion and keep a final snapshot."
+  description = "Refuse deletion (lift it with an apply before destroying)."
   type        = bool
   default     = false
+}
+
+variable "final_snapshot_identifier" {
+  description = "Name of the snapshot RDS takes when the instance is deleted (null: none). Must be unused in the account and region, so give each deletion its own (scripts/destroy.sh dates it)."
+  type        = string
+  default     = null
+}
+
+variable "cloudwatch_logs_exports" {
+  description = "MySQL logs exported to CloudWatch Logs, each into a log group /aws/rds/instance/<name>/<log> this module creates."
+  type        = list(string)
+  default     = ["error", "slowquery"]
+}
+
+variable "log_retention_days" {
+  description = "Retention of the exported log groups."
+  type        = number
+  default     = 30
 }
 
 variable "backup_retention_period" {

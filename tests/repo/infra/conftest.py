@@ -1,17 +1,18 @@
 """Fixtures of the infrastructure tests: Terraform from the offline mirror,
 and the four environments applied against moto, in parallel (each on its
-own moto server) because most of their time is spent in AWS waiters."""
+own moto server) because most of their time is spent in AWS waiters: test
+and prod through their deploy replay (tests/repo/deploy), dev and stage
+through plain plan, apply, re-plan and destroy."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.services import require_tool
+from tests.repo.deploy import replay
 from tests.repo.infra import harness
 
 
@@ -34,25 +35,23 @@ def tf(terraform_bin: str, cli_config: Path) -> harness.Terraform:
 
 
 @pytest.fixture(scope="session")
-def environment_runs(
-    terraform_bin: str, cli_config: Path
-) -> Iterator[dict[str, Future[harness.EnvironmentRun]]]:
-    moto_server = require_tool("moto_server")
-    zip_path = harness.importer_zip(harness.BUILD / "importer.zip")
-    with ThreadPoolExecutor(max_workers=len(harness.ENVIRONMENTS)) as pool:
-        yield {
-            env: pool.submit(
-                harness.run_environment, env, terraform_bin, cli_config, moto_server, zip_path
-            )
-            for env in harness.ENVIRONMENTS
-        }
+def infra_tools(terraform_bin: str, cli_config: Path) -> replay.Tools:
+    return replay.tools()
+
+
+@pytest.fixture(scope="session")
+def environment_runs(infra_tools: replay.Tools) -> dict[str, harness.EnvironmentRun]:
+    """All four environments start at once; test and prod come from their deploy replay."""
+    for env in harness.ENVIRONMENTS:
+        replay.start_environment(env, infra_tools)
+    return {env: replay.environment_run(env, infra_tools) for env in harness.ENVIRONMENTS}
 
 
 @pytest.fixture(params=harness.ENVIRONMENTS)
 def env_run(
-    request: pytest.FixtureRequest, environment_runs: dict[str, Future[harness.EnvironmentRun]]
+    request: pytest.FixtureRequest, environment_runs: dict[str, harness.EnvironmentRun]
 ) -> harness.EnvironmentRun:
-    run = environment_runs[request.param].result()
+    run = environment_runs[request.param]
     if not run.plan:
         pytest.fail(f"{run.env}: no plan was made: {run.error}")
     return run

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,7 +33,7 @@ BUILD = ROOT / "build" / "infra"
 HERE = Path(__file__).resolve().parent
 MOTO_OVERRIDES = HERE / "moto_overrides"
 ENVIRONMENTS = ("test", "dev", "stage", "prod")
-REGION = "eu-west-1"
+REGION = "eu-central-1"
 
 # Every AWS API the stack calls; each one is pointed at moto.
 ENDPOINT_SERVICES = (
@@ -132,12 +133,12 @@ def terraform_env(config: Path) -> dict[str, str]:
     return env
 
 
-def copy_terraform(dest: Path) -> Path:
+def copy_terraform(dest: Path, source: Path = TERRAFORM_DIR) -> Path:
     """A fresh copy of terraform/ (without local state or caches)."""
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(
-        TERRAFORM_DIR,
+        source,
         dest,
         ignore=shutil.ignore_patterns(
             ".terraform", ".terraform.lock.hcl", "*.tfstate*", ".terragrunt-cache"
@@ -161,23 +162,29 @@ def _literal(value: Any, where: str) -> Any:
     return value
 
 
-def environment_inputs(env: str) -> dict[str, Any]:
+def add_moto_overrides(terraform_dir: Path) -> None:
+    """The test-only override files, beside the modules they override."""
+    for override in MOTO_OVERRIDES.rglob("*.tf"):
+        shutil.copy(override, terraform_dir / override.relative_to(MOTO_OVERRIDES))
+
+
+def environment_inputs(env: str, terraform_dir: Path = TERRAFORM_DIR) -> dict[str, Any]:
     """The `inputs = {...}` of terraform/infrastructure/<env>/terragrunt.hcl."""
-    path = TERRAFORM_DIR / "infrastructure" / env / "terragrunt.hcl"
+    path = terraform_dir / "infrastructure" / env / "terragrunt.hcl"
     with path.open() as f:
         parsed = hcl2.load(f)
     return dict(_literal(parsed["inputs"], f"{env}.inputs"))
 
 
-def provider_config(endpoint: str | None) -> str:
+def provider_config(endpoint: str | None, region: str = REGION) -> str:
     """Both providers the stack needs, as Terragrunt's root.hcl generates them,
     but (with an endpoint) pointed at moto with fake credentials."""
     blocks = []
-    for alias, region in ((None, REGION), ("us_east_1", "us-east-1")):
+    for alias, provider_region in ((None, region), ("us_east_1", "us-east-1")):
         lines = ['provider "aws" {']
         if alias:
             lines.append(f'  alias  = "{alias}"')
-        lines.append(f'  region = "{region}"')
+        lines.append(f'  region = "{provider_region}"')
         if endpoint:
             lines += [
                 '  access_key                  = "testing"',
@@ -209,16 +216,17 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """A moto server on 127.0.0.1 in its own process."""
+    """A moto server on 127.0.0.1 in its own process (moto_server.py: with one
+    fix, so that bucket policies deny as AWS does)."""
 
-    def __init__(self, moto_server: str, log: Path) -> None:
+    def __init__(self, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("ab")
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         self.proc = subprocess.Popen(
-            [moto_server, "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, str(HERE / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=self._log,
             env=env,
@@ -229,9 +237,16 @@ class MotoServer:
                 raise RuntimeError(f"moto_server exited with {self.proc.returncode}; see {log}")
             try:
                 httpx.get(f"{self.url}/moto-api/", timeout=1)
-                return
             except httpx.HTTPError:
                 time.sleep(0.2)
+                continue
+            # moto cannot run Lambda code (it would need Docker): its "simple"
+            # backend answers invocations with results queued through its API
+            # (the deploy replay queues what the real handler returned).
+            httpx.post(
+                f"{self.url}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=5
+            ).raise_for_status()
+            return
         self.stop()
         raise TimeoutError("moto_server did not start within 30 s")
 
@@ -277,6 +292,18 @@ class Terraform:
     def __call__(
         self, cwd: Path, *args: str, ok: tuple[int, ...] = (0,), timeout: int = 900
     ) -> subprocess.CompletedProcess[str]:
+        proc = self.run(cwd, *args, ok=ok, timeout=timeout)
+        if proc.returncode not in ok:
+            raise TerraformError(
+                f"terraform {' '.join(args)} in {cwd} exited {proc.returncode}:\n"
+                f"{proc.stderr[-6000:]}\n{proc.stdout[-3000:]}"
+            )
+        return proc
+
+    def run(
+        self, cwd: Path, *args: str, ok: tuple[int, ...] = (0,), timeout: int = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """The command's outcome, after rerunning it for a dropped connection only."""
         proc = self._run(cwd, args, timeout)
         for _ in range(TRANSPORT_RETRIES):
             if proc.returncode in ok or not TRANSPORT_ERROR.search(proc.stderr):
@@ -287,11 +314,6 @@ class Terraform:
             if args[0] == "apply":
                 args = tuple(a for a in args if a != "tfplan")
             proc = self._run(cwd, args, timeout)
-        if proc.returncode not in ok:
-            raise TerraformError(
-                f"terraform {' '.join(args)} in {cwd} exited {proc.returncode}:\n"
-                f"{proc.stderr[-6000:]}\n{proc.stdout[-3000:]}"
-            )
         return proc
 
     def _run(
@@ -339,13 +361,11 @@ class EnvironmentRun:
     error: str | None = None
 
 
-def run_environment(
-    env: str, terraform_bin: str, config: Path, moto_server: str, zip_path: Path
-) -> EnvironmentRun:
+def run_environment(env: str, terraform_bin: str, config: Path, zip_path: Path) -> EnvironmentRun:
     run = EnvironmentRun(env)
     workdir = BUILD / "envs" / env
     copy_terraform(workdir / "terraform")
-    moto = MotoServer(moto_server, workdir / "moto.log")
+    moto = MotoServer(workdir / "moto.log")
     try:
         _pipeline(
             run,
@@ -365,9 +385,7 @@ def _pipeline(
     run: EnvironmentRun, workdir: Path, tf: Terraform, moto: MotoServer, zip_path: Path
 ) -> None:
     stack = workdir / "terraform" / "stack"
-    for override in MOTO_OVERRIDES.rglob("*.tf"):
-        target = workdir / "terraform" / override.relative_to(MOTO_OVERRIDES)
-        shutil.copy(override, target)
+    add_moto_overrides(workdir / "terraform")
     (stack / "providers.tf").write_text(provider_config(moto.url))
     inputs = {
         **environment_inputs(run.env),

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from tests.repo.infra.harness import EnvironmentRun
+from tests.repo.infra.harness import EnvironmentRun, environment_inputs
 
 
 def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
@@ -170,8 +170,12 @@ def test_data_stores_only_from_services_and_importer(env_run: EnvironmentRun) ->
         f"{name}-redis": {groups[f"{name}-producer"], groups[f"{name}-consumer"]},
     }
     for group in applied(env_run, "aws_security_group"):
-        if group["values"]["name"] in expected:
-            assert group["values"]["ingress"] == [], "no inline rules besides the listed ones"
+        # No inline rules besides the listed ones (once refreshed, as after the
+        # deploy replay's later applies, the group shows those here too).
+        for rule in group["values"]["ingress"] if group["values"]["name"] in expected else []:
+            assert not (rule["cidr_blocks"] or rule["ipv6_cidr_blocks"] or rule["prefix_list_ids"])
+            sources = {sg_id(g) for g in rule["security_groups"]}
+            assert sources and sources <= expected[group["values"]["name"]], rule
     rules = applied(env_run, "aws_vpc_security_group_ingress_rule")
     for store, allowed in expected.items():
         store_rules = [
@@ -242,3 +246,38 @@ def test_frontend_bucket_private_and_cloudfront_only(env_run: EnvironmentRun) ->
     for path in ("/count", "/health", "/ready", "/stats"):
         assert api.get(path) == "alb", f"{path} is not routed to the ALB"
     assert planned_cf["default_cache_behavior"][0]["target_origin_id"] == "s3"
+
+
+def test_first_deploy_and_teardown_hazards(env_run: EnvironmentRun) -> None:
+    """What a first deploy into a new account, and a destroy, need from the stack."""
+    prod = env_run.env == "prod"
+    name = f"countq-{env_run.env}"
+    # RDS's export log groups are the stack's, with the environment's retention
+    # (RDS would create them itself, without retention, and leave them behind).
+    retention = environment_inputs(env_run.env)["log_retention_days"]
+    groups = {
+        g["values"]["name"]: g["values"]["retention_in_days"]
+        for g in applied(env_run, "aws_cloudwatch_log_group")
+    }
+    db = one(applied(env_run, "aws_db_instance"), "module.rds")["values"]
+    assert sorted(db["enabled_cloudwatch_logs_exports"]) == ["error", "slowquery"]
+    for log in db["enabled_cloudwatch_logs_exports"]:
+        assert groups.get(f"/aws/rds/instance/{name}/{log}") == retention, log
+    # Prod keeps a final snapshot by default; the others take none.
+    assert db["skip_final_snapshot"] is not prod
+    assert db["final_snapshot_identifier"] == (f"{name}-final" if prod else None)
+    # No reserved concurrency: low-quota accounts reject any reservation.
+    (function,) = applied(env_run, "aws_lambda_function")
+    assert function["values"]["reserved_concurrent_executions"] == -1
+    # A service attached to a target group without a listener fails to create,
+    # so the services wait for the listener.
+    calls = env_run.plan["configuration"]["root_module"]["module_calls"]
+    assert (
+        "module.alb.listener_arn" in calls["producer"]["expressions"]["load_balancer"]["references"]
+    )
+    service = next(
+        r
+        for r in calls["producer"]["module"]["resources"]
+        if r["address"] == "aws_ecs_service.this"
+    )
+    assert "var.load_balancer" in service["depends_on"]

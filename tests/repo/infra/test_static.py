@@ -13,6 +13,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from tests.repo.deploy.stand_ins import ROOT_INPUTS
 from tests.repo.infra import harness
 
 MODULES = sorted(p.name for p in (harness.TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
@@ -125,9 +126,24 @@ def test_root_terragrunt_config() -> None:
         "terraform//stack",
     ):
         assert needle in text, f"root.hcl lacks {needle!r}"
-    stack_vars = _stack_variables()
     with (harness.TERRAFORM_DIR / "infrastructure" / "root.hcl").open() as f:
-        assert set(hcl2.load(f)["inputs"]) <= stack_vars
+        root = hcl2.load(f)
+    # The deploy replay's terragrunt stand-in sets the same inputs.
+    assert set(root["inputs"]) == set(ROOT_INPUTS)
+    assert set(root["inputs"]) <= _stack_variables()
+    # No fallback image tag (nothing ever pushed it): the scripts pass image_tag.
+    assert "image_tag" not in root["inputs"] and "latest" not in text
+    assert 'get_env("AWS_REGION", "eu-central-1")' in text
+
+
+def test_root_terragrunt_config_states_the_versions_it_needs() -> None:
+    with (harness.TERRAFORM_DIR / "infrastructure" / "root.hcl").open() as f:
+        root = hcl2.load(f)
+    for name, lowest in (("terragrunt", (0, 73, 0)), ("terraform", (1, 11, 0))):
+        constraint = root[f"{name}_version_constraint"]
+        floor = re.search(r">=\s*(\d+)\.(\d+)\.(\d+)", constraint)
+        assert floor and tuple(map(int, floor.groups())) >= lowest, f"{name}: {constraint}"
+        assert "<" in constraint, f"{name}: {constraint} has no upper bound"
 
 
 def test_only_the_aws_provider() -> None:
