@@ -376,6 +376,8 @@ data "aws_iam_policy_document" "deploy_compute" {
     resources = [
       "${local.arn.logs}:log-group:/ecs/${local.prefix[each.key]}/*",
       "${local.arn.logs}:log-group:/aws/lambda/${local.prefix[each.key]}-*",
+      # RDS exports its error and slow query logs here; the stack creates them first.
+      "${local.arn.logs}:log-group:/aws/rds/instance/${local.prefix[each.key]}/*",
     ]
   }
 

@@ -130,7 +130,8 @@ def test_applied_roles_are_the_planned_ones(bootstrap_run: bootstrap.BootstrapRu
         assert role["AssumeRolePolicyDocument"] == trust(bootstrap_run.plan, deploy_address(env))
         # A first deploy (RDS, CloudFront) takes close to an hour.
         assert role["MaxSessionDuration"] == 7200
-        assert len(bootstrap_run.attached[name]) == 5
+        planned = [n for n in bootstrap_run.policy_documents if n.startswith(f"{name}-")]
+        assert len(bootstrap_run.attached[name]) == len(planned) == 6  # state-iam ... key-waf
         assert bootstrap_run.outputs["deploy_role_arns"][env] == role["Arn"]
     assert len(bootstrap_run.attached["countq-github-plan"]) == 1
     assert bootstrap_run.roles["countq-github-plan"]["MaxSessionDuration"] == 3600

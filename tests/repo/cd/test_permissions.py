@@ -106,6 +106,8 @@ UNSCOPED_WRITES = {
     "route53:CreateHostedZone",
     "ecr:GetAuthorizationToken",
     "secretsmanager:GetRandomPassword",
+    "kms:CreateKey",  # with a condition on the Environment tag requested
+    "kms:TagResource",  # the tags of CreateKey, same condition
 }
 READ = re.compile(r"^[\w-]+:(Describe|Get|List)\w*\*?$")
 

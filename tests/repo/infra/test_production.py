@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.services import require_tool
 from tests.repo.infra import harness
 from tests.repo.infra.harness import EnvironmentRun
 
@@ -84,12 +83,10 @@ def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _plan_real_modules(
-    env: str, terraform_bin: str, config: Path, moto_server: str, zip_path: Path
-) -> Plan:
+def _plan_real_modules(env: str, terraform_bin: str, config: Path, zip_path: Path) -> Plan:
     workdir = harness.BUILD / "production" / env
     stack = harness.copy_terraform(workdir / "terraform") / "stack"
-    moto = harness.MotoServer(moto_server, workdir / "moto.log")
+    moto = harness.MotoServer(workdir / "moto.log")
     try:
         (stack / "providers.tf").write_text(harness.provider_config(moto.url))
         inputs = harness.environment_inputs(env)
@@ -110,15 +107,12 @@ def _plan_real_modules(
 
 @pytest.fixture(scope="module")
 def real_plans(terraform_bin: str, cli_config: Path) -> Iterator[dict[str, Plan]]:
-    moto_server = require_tool("moto_server")
     zip_path = harness.BUILD / "importer.zip"
     if not zip_path.exists():  # the applied runs build the same file first
         harness.importer_zip(zip_path)
     with ThreadPoolExecutor(max_workers=len(PLANNED)) as pool:
         futures = {
-            env: pool.submit(
-                _plan_real_modules, env, terraform_bin, cli_config, moto_server, zip_path
-            )
+            env: pool.submit(_plan_real_modules, env, terraform_bin, cli_config, zip_path)
             for env in PLANNED
         }
         yield {env: future.result() for env, future in futures.items()}
