@@ -25,6 +25,7 @@ locals {
     MYSQL_PORT       = tostring(module.rds.port)
     MYSQL_DATABASE   = module.rds.database_name
     MYSQL_TLS        = "true"
+    MYSQL_TLS_CA     = "/etc/countq/mysql-ca.pem" # the RDS CA bundle the image carries (Dockerfile)
     DB_SECRET_ARN    = module.rds.app_secret_arn
     REDIS_HOST       = module.redis.endpoint_address
     REDIS_PORT       = tostring(module.redis.endpoint_port)
