@@ -156,7 +156,11 @@ module "producer" {
   autoscaling = {
     min_capacity = var.producer.min_count
     max_capacity = var.producer.max_count
-    target_value = var.producer_cpu_target
+    cpu_target   = var.producer_cpu_target
+    requests_per_target = {
+      target_value   = var.producer_requests_per_task_target
+      resource_label = "${module.alb.arn_suffix}/${module.alb.target_group_arn_suffix}"
+    }
   }
   tags = local.tags
 }
@@ -184,11 +188,11 @@ module "consumer" {
   autoscaling = {
     min_capacity = var.consumer.min_count
     max_capacity = var.consumer.max_count
-    target_value = var.consumer_backlog_target
-    backlog_metric = {
-      namespace   = local.metrics_namespace
-      metric_name = "Backlog"
-      dimensions  = local.metrics_dimensions
+    backlog_per_task = {
+      target_value = var.consumer_backlog_per_task_target
+      namespace    = local.metrics_namespace
+      metric_name  = "Backlog"
+      dimensions   = local.metrics_dimensions
     }
   }
   tags = local.tags

@@ -122,12 +122,12 @@ def _stack_plan(
     return dict(json.loads(tf(workdir, "show", "-json", "tfplan").stdout))
 
 
-def run_bootstrap(terraform_bin: str, config: Path, moto_server: str) -> BootstrapRun:
+def run_bootstrap(terraform_bin: str, config: Path) -> BootstrapRun:
     run = BootstrapRun()
     if BUILD.exists():
         shutil.rmtree(BUILD)
     BUILD.mkdir(parents=True)
-    moto = harness.MotoServer(moto_server, BUILD / "moto.log")
+    moto = harness.MotoServer(BUILD / "moto.log")
     tf = harness.Terraform(terraform_bin, harness.terraform_env(config), BUILD / "terraform.log")
     try:
         _pipeline(run, tf, moto)

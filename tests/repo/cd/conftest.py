@@ -13,8 +13,7 @@ from tests.repo.infra import harness
 @pytest.fixture(scope="session")
 def bootstrap_run() -> bootstrap.BootstrapRun:
     terraform_bin = require_tool("terraform")
-    moto_server = require_tool("moto_server")
-    run = bootstrap.run_bootstrap(terraform_bin, harness.cli_config(), moto_server)
+    run = bootstrap.run_bootstrap(terraform_bin, harness.cli_config())
     if run.error:
         pytest.fail(f"the bootstrap run on moto failed: {run.error}")
     return run
