@@ -21,6 +21,7 @@ locals {
     AWS_REGION       = data.aws_region.current.name
     HTTP_PORT        = "5080"
     LOG_LEVEL        = var.log_level
+    LOG_FORMAT       = "json" # JSON lines, for CloudWatch Logs Insights
     MYSQL_HOST       = module.rds.address
     MYSQL_PORT       = tostring(module.rds.port)
     MYSQL_DATABASE   = module.rds.database_name

@@ -109,6 +109,7 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
         assert env["REDIS_CLUSTER"] == env["REDIS_TLS"] == env["MYSQL_TLS"] == "true"
         # Verified TLS: the RDS CA bundle where the Dockerfile installs it.
         assert env["MYSQL_TLS_CA"] == "/etc/countq/mysql-ca.pem"
+        assert env["LOG_FORMAT"] == "json", "JSON lines for CloudWatch Logs Insights"
         assert f"/ca/mysql-ca.pem {env['MYSQL_TLS_CA']}" in (ROOT / "Dockerfile").read_text()
         for key in ("DB_SECRET_ARN", "REDIS_SECRET_ARN"):
             assert env[key].startswith("arn:aws:secretsmanager:"), key
