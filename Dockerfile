@@ -15,14 +15,47 @@ COPY src ./src
 RUN pip wheel --wheel-dir /wheels .
 
 
+# The CA that MySQL's certificate must chain to (MYSQL_TLS_CA): in AWS, the
+# RDS global bundle from AWS's trust store, checked against a pinned sha256 so
+# that a changed file fails the build instead of changing what the services
+# trust. Tests (offline) pass their own CA as PEM text in MYSQL_CA_PEM, which
+# skips the download. To roll the pin when AWS publishes a new bundle:
+#   curl -fsSL https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem | sha256sum
+FROM python:3.11-slim-bookworm AS mysql-ca
+
+ARG MYSQL_CA_PEM=""
+ARG RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+ARG RDS_CA_SHA256=e5bb2084ccf45087bda1c9bffdea0eb15ee67f0b91646106e466714f9de3c7e3
+
+# curl only in this throwaway stage: the final image never gets it; the
+# version is whatever the base's Debian release ships (the pin is the file's sha256).
+# hadolint ignore=DL3008
+RUN mkdir /ca \
+    && if [ -n "$MYSQL_CA_PEM" ]; then \
+        printf '%s\n' "$MYSQL_CA_PEM" > /ca/mysql-ca.pem; \
+    else \
+        apt-get update \
+        && apt-get install -y --no-install-recommends curl \
+        && rm -rf /var/lib/apt/lists/* \
+        && curl --fail --silent --show-error --location --proto '=https' \
+            --output /ca/mysql-ca.pem "$RDS_CA_URL" \
+        && printf '%s  /ca/mysql-ca.pem\n' "$RDS_CA_SHA256" > /tmp/mysql-ca.sha256 \
+        && sha256sum --check --strict /tmp/mysql-ca.sha256; \
+    fi \
+    && grep -q -- '-----BEGIN CERTIFICATE-----' /ca/mysql-ca.pem
+
+
 FROM python:3.11-slim-bookworm
 
-# The wheels are bind-mounted for this one step, so they never become a layer
-# of the final image; installing as root keeps site-packages read-only for
-# the runtime user.
+# The wheels and the MySQL CA are bind-mounted for this one step, so they
+# never become layers of their own; installing as root keeps site-packages
+# and the CA (which the task names in MYSQL_TLS_CA in AWS) read-only for the
+# runtime user.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    --mount=type=bind,from=mysql-ca,source=/ca,target=/ca \
     pip install --no-cache-dir --no-index --disable-pip-version-check \
         --find-links=/wheels /wheels/*.whl \
+    && install -D -m 0444 /ca/mysql-ca.pem /etc/countq/mysql-ca.pem \
     && groupadd --system --gid 10001 countq \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
         --home-dir /tmp --shell /usr/sbin/nologin countq

@@ -4,6 +4,11 @@
 # as manylinux2014 wheels. Nothing else of countq (no API, no worker, no redis).
 # Usage: scripts/build-importer-zip.sh [out.zip]   (default: build/importer.zip)
 #
+# The zip also carries mysql-ca.pem, the CA the importer verifies MySQL's
+# certificate with (the Lambda's MYSQL_TLS_CA is /var/task/mysql-ca.pem): AWS's
+# RDS bundle, downloaded and checked against the Dockerfile's pin (one pin for
+# the image and the zip), or the file MYSQL_CA_FILE names (tests, offline).
+#
 # Dependency versions are pinned to the ones installed in .venv (the ones the
 # tests ran with). boto3 is left out: the Lambda runtime provides it.
 # Entries are sorted and dated 1980-01-01, so the same inputs give the same
@@ -39,6 +44,20 @@ echo "build-importer-zip: installing ${deps[*]} for cp311 manylinux2014_x86_64" 
 # Console scripts carry this machine's interpreter path; RECORD hashes them.
 rm -rf "$work/pkg/bin"
 find "$work/pkg" -path '*.dist-info/*' \( -name RECORD -o -name INSTALLER -o -name REQUESTED \) -delete
+
+if [[ -n "${MYSQL_CA_FILE:-}" ]]; then
+  grep -q -- '-----BEGIN CERTIFICATE-----' "$MYSQL_CA_FILE" \
+    || { echo "build-importer-zip: MYSQL_CA_FILE=$MYSQL_CA_FILE holds no PEM certificate" >&2; exit 2; }
+  cp "$MYSQL_CA_FILE" "$work/pkg/mysql-ca.pem"
+else
+  ca_url="$(sed -n 's/^ARG RDS_CA_URL=//p' "$root/Dockerfile")"
+  ca_sha256="$(sed -n 's/^ARG RDS_CA_SHA256=//p' "$root/Dockerfile")"
+  echo "build-importer-zip: downloading $ca_url" >&2
+  curl --fail --silent --show-error --location --proto '=https' \
+    --output "$work/pkg/mysql-ca.pem" "$ca_url"
+  printf '%s  %s\n' "$ca_sha256" "$work/pkg/mysql-ca.pem" >"$work/mysql-ca.sha256"
+  sha256sum --check --strict --quiet "$work/mysql-ca.sha256"
+fi
 
 # The countq modules the handler imports (asked of Python, so the list cannot
 # go stale), plus the migration scripts Alembic loads by path.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import sys
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from countq import logs
 from countq.config import ConfigError, Settings, get_settings
 
 COMMANDS = ("producer", "consumer", "check", "migrate", "dev", "importer")
@@ -86,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             name = "_".join(str(part) for part in error["loc"]).upper()
             print(f"countq: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin
+    logging.config.dictConfig(logs.config(settings.log_format, settings.log_level))
     try:
         if args.command == "importer":
             from countq.importer.handler import main as importer_main

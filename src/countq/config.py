@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="plain lines, or JSON lines (AWS: for CloudWatch Logs Insights)"
+    )
     metrics_namespace: str | None = Field(
         None, description="CloudWatch namespace the consumer publishes queue figures to"
     )

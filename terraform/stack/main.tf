@@ -21,10 +21,12 @@ locals {
     AWS_REGION       = data.aws_region.current.name
     HTTP_PORT        = "5080"
     LOG_LEVEL        = var.log_level
+    LOG_FORMAT       = "json" # JSON lines, for CloudWatch Logs Insights
     MYSQL_HOST       = module.rds.address
     MYSQL_PORT       = tostring(module.rds.port)
     MYSQL_DATABASE   = module.rds.database_name
     MYSQL_TLS        = "true"
+    MYSQL_TLS_CA     = "/etc/countq/mysql-ca.pem" # the RDS CA bundle the image carries (Dockerfile)
     DB_SECRET_ARN    = module.rds.app_secret_arn
     REDIS_HOST       = module.redis.endpoint_address
     REDIS_PORT       = tostring(module.redis.endpoint_port)
@@ -155,7 +157,11 @@ module "producer" {
   autoscaling = {
     min_capacity = var.producer.min_count
     max_capacity = var.producer.max_count
-    target_value = var.producer_cpu_target
+    cpu_target   = var.producer_cpu_target
+    requests_per_target = {
+      target_value   = var.producer_requests_per_task_target
+      resource_label = "${module.alb.arn_suffix}/${module.alb.target_group_arn_suffix}"
+    }
   }
   tags = local.tags
 }
@@ -183,11 +189,11 @@ module "consumer" {
   autoscaling = {
     min_capacity = var.consumer.min_count
     max_capacity = var.consumer.max_count
-    target_value = var.consumer_backlog_target
-    backlog_metric = {
-      namespace   = local.metrics_namespace
-      metric_name = "Backlog"
-      dimensions  = local.metrics_dimensions
+    backlog_per_task = {
+      target_value = var.consumer_backlog_per_task_target
+      namespace    = local.metrics_namespace
+      metric_name  = "Backlog"
+      dimensions   = local.metrics_dimensions
     }
   }
   tags = local.tags

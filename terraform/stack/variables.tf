@@ -83,10 +83,16 @@ variable "producer_cpu_target" {
   default     = 60
 }
 
-variable "consumer_backlog_target" {
-  description = "Queued messages (the consumer's Backlog metric) the consumer autoscaling keeps."
+variable "producer_requests_per_task_target" {
+  description = "Requests per producer task per minute at the ALB (ALBRequestCountPerTarget) the producer autoscaling keeps, beside the CPU target. README \"Scaling\" derives the default for a 256-unit task; scale it with the task's CPU."
   type        = number
-  default     = 10000
+  default     = 40000
+}
+
+variable "consumer_backlog_per_task_target" {
+  description = "Queued messages per running consumer task (Backlog / RunningTaskCount) the consumer autoscaling keeps. README \"Scaling\" derives the default from the drain rate of a 256-unit task; scale it with the task's CPU."
+  type        = number
+  default     = 150000
 }
 
 variable "db_instance_class" {

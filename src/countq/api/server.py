@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from countq import ports
+from countq import logs, ports
 from countq.config import Settings
 
 
@@ -30,6 +30,7 @@ def serve(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=logs.config(settings.log_format, settings.log_level),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=8,
     )

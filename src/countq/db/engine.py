@@ -24,21 +24,36 @@ DATABASE_ACCESS_DENIED = 1044
 UNKNOWN_DATABASE = 1049
 CANNOT_CONNECT = 2003
 UNKNOWN_HOST = 2005
+# OpenSSL's verify codes for a certificate that names another host or address.
+X509_HOSTNAME_MISMATCH = 62
+X509_IP_ADDRESS_MISMATCH = 64
 
 
 def mysql_tls(settings: Settings) -> dict[str, Any]:
     """PyMySQL's TLS arguments, said explicitly, for the services and the importer alike.
 
     A default PyMySQL connection builds a TLS context per connect (~20 ms of
-    CPU) and only "prefers" TLS. Passing a context makes TLS required.
+    CPU) and only "prefers" TLS. Passing a context makes TLS required. With
+    MYSQL_TLS_CA (set in AWS: the RDS CA bundle the image carries) the server
+    must show a certificate that chains to that CA and names MYSQL_HOST.
     """
     if not settings.mysql_tls:
         return {"ssl_disabled": True}
-    context = ssl.create_default_context(cafile=settings.mysql_tls_ca)
     if not settings.mysql_tls_ca:
         # No CA bundle configured: encrypted, but the certificate is not verified.
+        context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        return {"ssl": context}
+    try:
+        context = ssl.create_default_context(cafile=settings.mysql_tls_ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"MYSQL_TLS_CA={settings.mysql_tls_ca!r} is not a readable CA bundle ({exc})"
+        ) from None
+    # create_default_context's defaults, stated so that no one relaxes them unseen.
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
     return {"ssl": context}
 
 
@@ -117,6 +132,8 @@ def misconfiguration(exc: BaseException, settings: Settings) -> ConfigError | No
     def check(*names: str) -> str:
         return "DATABASE_URL" if settings.database_url else " and ".join(names)
 
+    if refused := certificate_refused(error, settings):
+        return ConfigError(f"{server} {refused}")
     code = error.args[0]
     if code in (CANNOT_CONNECT, UNKNOWN_HOST):
         return ConfigError(f"cannot reach {server}: check {check('MYSQL_HOST', 'MYSQL_PORT')}")
@@ -131,3 +148,23 @@ def misconfiguration(exc: BaseException, settings: Settings) -> ConfigError | No
             f" or create: check {check('MYSQL_DATABASE')}, or create it"
         )
     return None
+
+
+def certificate_refused(error: OperationalError, settings: Settings) -> str | None:
+    """Why this client refused the server's certificate, or None if it did not.
+
+    PyMySQL reports a failed TLS handshake as "can't connect" (2003) and keeps
+    the ssl module's error beside it; "check MYSQL_HOST" would mislead.
+    """
+    cause = getattr(error, "original_exception", None)
+    if not isinstance(cause, ssl.SSLCertVerificationError):
+        return None
+    if cause.verify_code in (X509_HOSTNAME_MISMATCH, X509_IP_ADDRESS_MISMATCH):
+        return (
+            f"presented a certificate for another name ({cause.verify_message}):"
+            " set MYSQL_HOST to the name the certificate carries (for RDS, the endpoint)"
+        )
+    return (
+        f"presented a certificate that MYSQL_TLS_CA ({settings.mysql_tls_ca}) does not"
+        f" trust ({cause.verify_message}): check MYSQL_TLS_CA"
+    )

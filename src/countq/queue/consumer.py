@@ -119,7 +119,8 @@ class ConsumerQueue:
         record = {**(fields or {}), "source_entry": entry_id, "reason": reason[:500]}
         args = [s.group, entry_id, *(item for kv in record.items() for item in kv)]
         self._call(lambda: self._dead_letter(keys=[s.stream_key, s.dead_key], args=args))
-        log.warning("dead-lettered entry %s: %s", entry_id, reason)
+        ids = {"entry_id": entry_id, "message_id": (fields or {}).get("id")}
+        log.warning("dead-lettered entry %s: %s", entry_id, reason, extra=ids)
 
     def stats(self) -> QueueStats:
         results = self._call(lambda: stats_pipeline(self.client, self.settings).execute())

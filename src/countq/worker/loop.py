@@ -145,7 +145,14 @@ class Consumer:
             inserted = self.retry("database", lambda: self._commit(batch))
         except (DataError, IntegrityError) as exc:
             # Not an outage: some row cannot be stored. Find it row by row.
-            log.warning("batch refused by the database (%s); storing row by row", exc)
+            batch_ids = {
+                "batch_size": len(batch),
+                "first_entry_id": batch[0].entry_id,
+                "last_entry_id": batch[-1].entry_id,
+            }
+            log.warning(
+                "batch refused by the database (%s); storing row by row", exc, extra=batch_ids
+            )
             self._store_one_by_one(batch)
             return []
         STORED.inc(inserted)

@@ -21,6 +21,10 @@ inputs = {
   producer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
   consumer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
 
+  # Twice the defaults, which are derived for 256-unit tasks (README "Scaling").
+  producer_requests_per_task_target = 80000
+  consumer_backlog_per_task_target  = 300000
+
   # Alarms go to this address (replace it with the team's). AWS mails it a
   # confirmation link on the first deploy; follow it, or nothing arrives.
   alarm_email = "countq-prod-alarms@example.com"

@@ -272,7 +272,8 @@ resource "aws_ecs_service" "this" {
   depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task, var.load_balancer]
 }
 
-# --- Autoscaling: CPU for request-driven services, the queue backlog for workers
+# --- Autoscaling: CPU and requests per task for request-driven services, the
+# queue backlog per task for workers
 
 resource "aws_appautoscaling_target" "this" {
   count = var.create_service ? 1 : 0
@@ -286,49 +287,144 @@ resource "aws_appautoscaling_target" "this" {
   depends_on = [aws_ecs_service.this]
 }
 
-resource "aws_appautoscaling_policy" "this" {
-  count = var.create_service ? 1 : 0
+# Each configured tracker is a policy of its own: ECS scales out when any of
+# them asks and scales in only when all of them allow.
+resource "aws_appautoscaling_policy" "cpu" {
+  count = var.create_service && var.autoscaling.cpu_target != null ? 1 : 0
 
-  name               = "${var.cluster_name}-${var.name}-${var.autoscaling.backlog_metric == null ? "cpu" : "backlog"}"
+  name               = "${var.cluster_name}-${var.name}-cpu"
   policy_type        = "TargetTrackingScaling"
   resource_id        = local.scaling_resource_id
   scalable_dimension = "ecs:service:DesiredCount"
   service_namespace  = "ecs"
 
   target_tracking_scaling_policy_configuration {
-    target_value       = var.autoscaling.target_value
+    target_value       = var.autoscaling.cpu_target
     scale_in_cooldown  = 120
     scale_out_cooldown = 30
 
-    dynamic "predefined_metric_specification" {
-      for_each = var.autoscaling.backlog_metric == null ? [1] : []
-
-      content {
-        predefined_metric_type = "ECSServiceAverageCPUUtilization"
-      }
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
     }
+  }
 
-    dynamic "customized_metric_specification" {
-      for_each = var.autoscaling.backlog_metric == null ? [] : [var.autoscaling.backlog_metric]
+  depends_on = [aws_appautoscaling_target.this]
+}
 
-      content {
-        namespace   = customized_metric_specification.value.namespace
-        metric_name = customized_metric_specification.value.metric_name
-        statistic   = "Average"
+# Requests per task and minute at the ALB: rises with the load before CPU does.
+resource "aws_appautoscaling_policy" "requests" {
+  count = var.create_service && var.autoscaling.requests_per_target != null ? 1 : 0
 
-        dynamic "dimensions" {
-          for_each = customized_metric_specification.value.dimensions
+  name               = "${var.cluster_name}-${var.name}-requests"
+  policy_type        = "TargetTrackingScaling"
+  resource_id        = local.scaling_resource_id
+  scalable_dimension = "ecs:service:DesiredCount"
+  service_namespace  = "ecs"
 
-          content {
-            name  = dimensions.key
-            value = dimensions.value
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.requests_per_target.target_value
+    scale_in_cooldown  = 120
+    scale_out_cooldown = 30
+
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = var.autoscaling.requests_per_target.resource_label
+    }
+  }
+
+  depends_on = [aws_appautoscaling_target.this]
+}
+
+# Backlog per running task. Every task reports the same total backlog, which
+# does not fall as tasks are added, so tracking the total races to the
+# maximum. Divided by the running tasks, it falls as tasks are added and
+# rises as they go: target tracking converges on total / target tasks.
+resource "aws_appautoscaling_policy" "backlog" {
+  count = var.create_service && var.autoscaling.backlog_per_task != null ? 1 : 0
+
+  name               = "${var.cluster_name}-${var.name}-backlog"
+  policy_type        = "TargetTrackingScaling"
+  resource_id        = local.scaling_resource_id
+  scalable_dimension = "ecs:service:DesiredCount"
+  service_namespace  = "ecs"
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.backlog_per_task.target_value
+    scale_in_cooldown  = 120
+    scale_out_cooldown = 30
+
+    customized_metric_specification {
+      metrics {
+        id          = "backlog"
+        label       = "Backlog (the same total from every task)"
+        return_data = false
+
+        metric_stat {
+          stat = "Average"
+
+          metric {
+            namespace   = var.autoscaling.backlog_per_task.namespace
+            metric_name = var.autoscaling.backlog_per_task.metric_name
+
+            dynamic "dimensions" {
+              for_each = var.autoscaling.backlog_per_task.dimensions
+
+              content {
+                name  = dimensions.key
+                value = dimensions.value
+              }
+            }
           }
         }
+      }
+
+      # Container Insights (on for the cluster, modules/ecs-cluster).
+      metrics {
+        id          = "tasks"
+        label       = "Running tasks"
+        return_data = false
+
+        metric_stat {
+          stat = "Average"
+
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+
+            dimensions {
+              name  = "ClusterName"
+              value = var.cluster_name
+            }
+
+            dimensions {
+              name  = "ServiceName"
+              value = var.name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "per_task"
+        label       = "Backlog per running task"
+        expression  = "backlog / tasks"
+        return_data = true
       }
     }
   }
 
   depends_on = [aws_appautoscaling_target.this]
+}
+
+# The single policy before the trackers above: forgotten, not destroyed, since
+# the policy of the same name above takes it over (PutScalingPolicy replaces a
+# policy by name; destroying the old one could delete the new one).
+removed {
+  from = aws_appautoscaling_policy.this
+
+  lifecycle {
+    destroy = false
+  }
 }
 
 # Addresses before create_service existed: existing services are kept, not replaced.
@@ -345,9 +441,4 @@ moved {
 moved {
   from = aws_appautoscaling_target.this
   to   = aws_appautoscaling_target.this[0]
-}
-
-moved {
-  from = aws_appautoscaling_policy.this
-  to   = aws_appautoscaling_policy.this[0]
 }

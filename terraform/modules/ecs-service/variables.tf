@@ -98,17 +98,31 @@ variable "stop_timeout" {
 }
 
 variable "autoscaling" {
-  description = "Task count bounds and target tracking: average CPU percent, or the average of a custom backlog metric when backlog_metric is set."
+  description = "Task count bounds and target tracking, one policy per tracker set: cpu_target (average CPU percent); requests_per_target (ALBRequestCountPerTarget: requests per task per minute, resource_label \"<alb arn_suffix>/<target group arn_suffix>\"); backlog_per_task (a backlog metric every task reports, divided by the service's RunningTaskCount from Container Insights: messages per task)."
   type = object({
     min_capacity = number
     max_capacity = number
-    target_value = number
-    backlog_metric = optional(object({
-      namespace   = string
-      metric_name = string
-      dimensions  = map(string)
+    cpu_target   = optional(number)
+    requests_per_target = optional(object({
+      target_value   = number
+      resource_label = string
+    }))
+    backlog_per_task = optional(object({
+      target_value = number
+      namespace    = string
+      metric_name  = string
+      dimensions   = map(string)
     }))
   })
+
+  validation {
+    condition = anytrue([
+      var.autoscaling.cpu_target != null,
+      var.autoscaling.requests_per_target != null,
+      var.autoscaling.backlog_per_task != null,
+    ])
+    error_message = "Set at least one of cpu_target, requests_per_target and backlog_per_task."
+  }
 }
 
 variable "load_balancer" {

@@ -170,6 +170,7 @@ resource "aws_lambda_function" "this" {
       MYSQL_PORT        = tostring(var.mysql_port)
       MYSQL_DATABASE    = var.mysql_database
       MYSQL_TLS         = "true"
+      MYSQL_TLS_CA      = var.mysql_tls_ca
       DB_SECRET_ARN     = var.master_secret_arn
       APP_DB_SECRET_ARN = var.app_secret_arn
     }

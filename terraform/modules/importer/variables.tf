@@ -40,6 +40,12 @@ variable "mysql_database" {
   type        = string
 }
 
+variable "mysql_tls_ca" {
+  description = "Path of the CA bundle MySQL's certificate must chain to (MYSQL_TLS_CA); scripts/build-importer-zip.sh puts the RDS bundle at the zip's root, which Lambda unpacks to /var/task."
+  type        = string
+  default     = "/var/task/mysql-ca.pem"
+}
+
 variable "master_secret_arn" {
   description = "RDS-managed master user secret (DB_SECRET_ARN of the function)."
   type        = string

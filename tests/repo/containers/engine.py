@@ -48,6 +48,23 @@ def _alive(pid: str) -> bool:
     return True
 
 
+def mysql_ca_for_tests() -> str:
+    """The PEM text the image builds carry as their MySQL CA (MYSQL_CA_PEM): a CA
+    made here once, since this machine cannot fetch AWS's bundle. Kept, so
+    every build (and compose's) reuses the cached layers."""
+    pem = LOGS / "test-mysql-ca.pem"
+    if not pem.exists():
+        LOGS.mkdir(parents=True, exist_ok=True)
+        key = LOGS / "test-mysql-ca.key"
+        subprocess.run(
+            [require_tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-days", "3650", "-subj", "/CN=countq-test-mysql-ca",
+             "-keyout", str(key), "-out", str(pem)],
+            capture_output=True, check=True, timeout=60,
+        )  # fmt: skip
+    return pem.read_text()
+
+
 def docker_client() -> str:
     """A client that builds with BuildKit (tests/repo/containers/docker-client.sh)."""
     require_tool("docker")
@@ -166,6 +183,7 @@ class Docker:
         iidfile = log.with_suffix(".iid")
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
         command = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile)]
+        command += ["--build-arg", f"MYSQL_CA_PEM={mysql_ca_for_tests()}"]
         with log.open("w") as out:
             result = subprocess.run(
                 [*command, "-f", str(dockerfile), "-t", tag, str(ROOT)],
@@ -276,6 +294,7 @@ class Stack:
             PRODUCER_PORT=str(free_port()),
             FRONTEND_PORT=str(frontend_port),
             IMAGE_TAG=CHECKOUT_TAG,  # the images the `images` fixture built: cached
+            MYSQL_CA_PEM=mysql_ca_for_tests(),  # as they were built: no download offline
         )
         compose = Compose(docker, compose_command(docker), f"countq-t{docker.run_id}", env)
         # Recorded as they happen: the engine keeps only its last 256 events,

@@ -59,6 +59,24 @@ def test_app_image_is_multi_stage_on_pinned_slim_python() -> None:
     assert "--mount=type=bind,from=" in installs, "wheels come from the builder, not a layer"
     assert not COMPILERS.search(installs), "no compiler in the final stage"
     assert not final.all("COPY"), "the final stage gets the package only as installed wheels"
+    assert "--mount=type=bind,from=mysql-ca,source=/ca" in installs
+    assert "install -D -m 0444 /ca/mysql-ca.pem /etc/countq/mysql-ca.pem" in installs
+
+
+def test_the_mysql_ca_is_aws_bundle_checked_against_a_pin_unless_a_test_supplies_one() -> None:
+    """Plain curl and sha256sum in a throwaway stage; MYSQL_CA_PEM skips the download."""
+    (stage,) = [s for s in parse_dockerfile(DOCKERFILE) if s.name == "mysql-ca"]
+    args = dict(a.args.split("=", 1) for a in stage.all("ARG"))
+    assert args["RDS_CA_URL"] == (
+        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    )
+    assert re.fullmatch(r"[0-9a-f]{64}", args["RDS_CA_SHA256"])
+    assert args["MYSQL_CA_PEM"] == '""', "empty by default: a real build downloads"
+    (run,) = [r.args for r in stage.all("RUN")]
+    fetch = run.split("else", 1)[1]
+    assert "curl --fail" in fetch and '"$RDS_CA_URL"' in fetch
+    assert "sha256sum --check --strict" in fetch and '"$RDS_CA_SHA256"' in fetch
+    assert 'if [ -n "$MYSQL_CA_PEM" ]' in run.split("else", 1)[0]
 
 
 def test_app_image_installs_the_package_from_pyproject() -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from tests.helpers.processes import free_port, wait_http, wait_until
 from tests.helpers.services import MYSQL, REDIS_URL
 from tests.repo.containers.api import post_counts, stats, stored_rows, wait_drained
-from tests.repo.containers.engine import Docker
+from tests.repo.containers.engine import Docker, mysql_ca_for_tests
 from tests.repo.containers.lib import APP_USER, DOCKERFILES, parse_dockerfile
 
 # As compose.yaml runs the app services (and ECS: readonlyRootFilesystem).
@@ -116,6 +116,19 @@ def test_app_runs_as_uid_10001_and_writes_only_to_tmp(
     config = docker.inspect(app_image)["Config"]
     assert config["User"] == APP_USER
     assert config["Healthcheck"]["Test"] == ["CMD", "countq", "check"]
+
+
+def test_app_image_carries_the_mysql_ca_it_was_built_with(docker: Docker, app_image: str) -> None:
+    """MYSQL_CA_PEM (the test's CA: AWS's bundle cannot be fetched here) lands
+    where the ECS task's MYSQL_TLS_CA points, root's and read-only."""
+    result = docker.once(
+        app_image, "sh", "-c", "stat -c '%U %a' /etc/countq/mysql-ca.pem"
+        " && cat /etc/countq/mysql-ca.pem", options=["--network", "none"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    owner, pem = result.stdout.split("\n", 1)
+    assert owner == "root 444"
+    assert pem.strip() == mysql_ca_for_tests().strip()
 
 
 # The diff id of a layer that changes nothing (WORKDIR of a directory that exists).

@@ -256,6 +256,9 @@ def run_handler(function: dict[str, Any], payload: bytes, region: str) -> dict[s
         "MYSQL_HOST": "127.0.0.1",
         "MYSQL_PORT": mysql_port,
     }
+    if ca := env.get("MYSQL_TLS_CA"):
+        # The zip is unpacked at `root`, where Lambda would unpack it at /var/task.
+        runtime_env["MYSQL_TLS_CA"] = ca.replace("/var/task", str(root), 1)
     event = replay_dir() / "lambda-event.json"
     event.write_bytes(payload)
     started = time.monotonic()

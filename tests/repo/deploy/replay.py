@@ -34,6 +34,7 @@ from typing import Any
 import boto3
 
 from tests.helpers.services import missing, require_tool
+from tests.helpers.tls_mariadb import require_mariadbd
 from tests.repo.deploy.rds_stand_in import MariaDB
 from tests.repo.infra import harness
 
@@ -57,9 +58,6 @@ class Tools:
     terraform: str
     cli_config: Path
     aws: str
-    mariadb_install_db: str
-    mariadbd: str
-    openssl: str
 
 
 @dataclass
@@ -234,12 +232,7 @@ class Run:
             self.repo = scratch_repo(workdir / "repo")
             self.moto = harness.MotoServer(workdir / "moto.log")
             try:
-                self.rds = MariaDB(
-                    self.tools.mariadb_install_db,
-                    self.tools.mariadbd,
-                    self.tools.openssl,
-                    workdir / "rds",
-                )
+                self.rds = MariaDB(workdir / "rds")
                 try:
                     self.steps()
                 finally:
@@ -300,6 +293,8 @@ class Run:
                 [str(HERE / "bin"), str(Path(sys.executable).parent), keep["PATH"]]
             ),
             "PYTHON": sys.executable,  # build-importer-zip.sh: the interpreter the tests run on
+            # build-importer-zip.sh: the stand-in's CA in the zip, where AWS's RDS bundle goes.
+            "MYSQL_CA_FILE": str(self.rds.ca.cert),
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -452,16 +447,13 @@ _zip_built = False
 
 def tools() -> Tools:
     """The real tools the replay and the pipelines run (a missing one skips, or fails in CI)."""
-    for name in ("git", "npm", "bash"):
+    for name in ("git", "npm", "bash", "mariadb-install-db", "openssl"):
         require_tool(name)
+    require_mariadbd()  # the RDS stand-in's (tests/helpers/tls_mariadb.py)
     return Tools(
         terraform=require_tool("terraform"),
         cli_config=harness.cli_config(),
         aws=real_aws_cli(),
-        mariadb_install_db=require_tool("mariadb-install-db"),
-        mariadbd=shutil.which("mariadbd", path=f"{os.environ['PATH']}:/usr/sbin")
-        or require_tool("mariadbd"),
-        openssl=require_tool("openssl"),
     )
 
 

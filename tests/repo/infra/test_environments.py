@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from tests.repo.infra.harness import EnvironmentRun, environment_inputs
+from tests.repo.infra.harness import ROOT, EnvironmentRun, environment_inputs
 
 
 def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,6 +107,10 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
         assert not container.get("secrets"), "secrets are fetched by the app from their ARNs"
         env = {e["name"]: e["value"] for e in container["environment"]}
         assert env["REDIS_CLUSTER"] == env["REDIS_TLS"] == env["MYSQL_TLS"] == "true"
+        # Verified TLS: the RDS CA bundle where the Dockerfile installs it.
+        assert env["MYSQL_TLS_CA"] == "/etc/countq/mysql-ca.pem"
+        assert env["LOG_FORMAT"] == "json", "JSON lines for CloudWatch Logs Insights"
+        assert f"/ca/mysql-ca.pem {env['MYSQL_TLS_CA']}" in (ROOT / "Dockerfile").read_text()
         for key in ("DB_SECRET_ARN", "REDIS_SECRET_ARN"):
             assert env[key].startswith("arn:aws:secretsmanager:"), key
         for key, value in env.items():
@@ -121,6 +125,8 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
     lambda_env = function["values"]["environment"][0]["variables"]
     assert lambda_env["DB_SECRET_ARN"] != lambda_env["APP_DB_SECRET_ARN"]
     assert lambda_env["MYSQL_TLS"] == "true"
+    # scripts/build-importer-zip.sh puts the bundle at the zip's root, Lambda's /var/task.
+    assert lambda_env["MYSQL_TLS_CA"] == "/var/task/mysql-ca.pem"
     for key, value in lambda_env.items():
         assert not any(s in value for s in secrets), f"{key} of the importer holds a secret value"
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 
 from tests.repo.infra import harness
@@ -316,6 +317,95 @@ def test_load_balancer_5xx_is_alarmed(plan: Plan) -> None:
         assert alarm["namespace"] == "AWS/ApplicationELB"
         assert alarm["statistic"] == "Sum" and alarm["period"] == 60
         assert alarm["comparison_operator"] == "GreaterThanThreshold"
+
+
+# --- Section 7: scaling that converges
+
+
+def _variable(plan: Plan, name: str) -> Any:
+    return plan.json["variables"][name]["value"]
+
+
+def _tracking(policy: dict[str, Any]) -> dict[str, Any]:
+    (config,) = policy["values"]["target_tracking_scaling_policy_configuration"]
+    return dict(config)
+
+
+def test_consumer_scales_on_backlog_per_running_task(plan: Plan) -> None:
+    """Backlog / RunningTaskCount by metric math: it falls as tasks are added,
+    so target tracking settles at backlog / target tasks instead of the maximum."""
+    (policy,) = plan.planned("aws_appautoscaling_policy", "module.consumer.")
+    assert policy["values"]["policy_type"] == "TargetTrackingScaling"
+    config = _tracking(policy)
+    assert config["target_value"] == _variable(plan, "consumer_backlog_per_task_target")
+    assert not config["predefined_metric_specification"]
+    (custom,) = config["customized_metric_specification"]
+    assert not custom["metric_name"], "metric math, not the total backlog alone"
+    metrics = {m["id"]: m for m in custom["metrics"]}
+    assert metrics["per_task"]["expression"] == "backlog / tasks"
+    assert [m["id"] for m in custom["metrics"] if m["return_data"]] == ["per_task"]
+
+    def stat(metric_id: str) -> tuple[str, str, dict[str, str]]:
+        (metric_stat,) = metrics[metric_id]["metric_stat"]
+        (metric,) = metric_stat["metric"]
+        dimensions = {d["name"]: d["value"] for d in metric["dimensions"]}
+        return metric["namespace"], metric["metric_name"], dimensions
+
+    assert stat("backlog") == ("countq", "Backlog", {"Environment": plan.env})
+    cluster = plan.one("module.cluster.aws_ecs_cluster.this")["values"]
+    assert stat("tasks") == (
+        "ECS/ContainerInsights",
+        "RunningTaskCount",
+        {"ClusterName": cluster["name"], "ServiceName": "consumer"},
+    )
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["setting"]
+    service = plan.one("module.consumer.aws_ecs_service.this[0]")["values"]
+    assert service["name"] == "consumer", "the ServiceName dimension is the service's name"
+
+
+def test_producer_scales_on_cpu_and_requests_per_target(plan: Plan) -> None:
+    policies = {
+        p["address"]: _tracking(p)
+        for p in plan.planned("aws_appautoscaling_policy", "module.producer.")
+    }
+    assert set(policies) == {
+        "module.producer.aws_appautoscaling_policy.cpu[0]",
+        "module.producer.aws_appautoscaling_policy.requests[0]",
+    }
+    cpu = policies["module.producer.aws_appautoscaling_policy.cpu[0]"]
+    assert cpu["predefined_metric_specification"][0]["predefined_metric_type"] == (
+        "ECSServiceAverageCPUUtilization"
+    )
+    assert cpu["target_value"] == _variable(plan, "producer_cpu_target")
+    requests = policies["module.producer.aws_appautoscaling_policy.requests[0]"]
+    assert requests["predefined_metric_specification"][0]["predefined_metric_type"] == (
+        "ALBRequestCountPerTarget"
+    )
+    assert requests["target_value"] == _variable(plan, "producer_requests_per_task_target")
+    # The label is "<alb>/<target group>" of the ALB the producer is registered in.
+    label = plan.module_call("producer")["expressions"]["autoscaling"]["references"]
+    assert {"module.alb.arn_suffix", "module.alb.target_group_arn_suffix"} <= set(label)
+
+
+def test_scaling_targets_grow_with_the_task_size() -> None:
+    """The defaults are derived for 256-unit tasks (README "Scaling"); an
+    environment with bigger tasks scales its targets by the same factor."""
+    with (harness.TERRAFORM_DIR / "stack" / "variables.tf").open() as f:
+        variables = {
+            k.strip('"'): v for block in hcl2.load(f)["variable"] for k, v in block.items()
+        }
+    defaults = {
+        name: variables[name]["default"]
+        for name in ("producer_requests_per_task_target", "consumer_backlog_per_task_target")
+    }
+    for env in harness.ENVIRONMENTS:
+        inputs = harness.environment_inputs(env)
+        for service, target in (
+            ("producer", "producer_requests_per_task_target"),
+            ("consumer", "consumer_backlog_per_task_target"),
+        ):
+            factor = inputs[service]["cpu"] / 256
+            assert inputs.get(target, defaults[target]) == defaults[target] * factor, (env, target)
 
 
 # --- Section 8: a supported engine

@@ -6,6 +6,7 @@ so it needs PyPI like `make venv` does.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from tests.helpers.database import root_connection
 from tests.helpers.services import ROOT, mysql_url
+from tests.helpers.tls_mariadb import make_ca
 
 # Run by an interpreter that sees only the unpacked zip (-S: no site-packages,
 # -I: no PYTHONPATH or user site), as the Lambda runtime sees /var/task (plus
@@ -38,11 +40,14 @@ print("isolated ok", Path(handler.__code__.co_filename).parents[2])
 
 def test_zip_contents_and_an_isolated_migration(tmp_path: Path) -> None:
     out = tmp_path / "importer.zip"
+    # A CA of the test's own where AWS's RDS bundle goes: that download needs the internet.
+    ca = make_ca(tmp_path, "test-mysql-ca")
     build = subprocess.run(
         [str(ROOT / "scripts/build-importer-zip.sh"), str(out)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "MYSQL_CA_FILE": str(ca.cert)},
     )
     assert build.returncode == 0, build.stderr
 
@@ -63,6 +68,8 @@ def test_zip_contents_and_an_isolated_migration(tmp_path: Path) -> None:
         "pydantic_settings/__init__.py",
     ):
         assert needed in names, needed
+    # At the root, which Lambda unpacks to /var/task: the module's MYSQL_TLS_CA.
+    assert (tmp_path / "task" / "mysql-ca.pem").read_bytes() == ca.cert.read_bytes()
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("boto3/", "botocore/", "bin/", "redis/"))]
     # Only what the importer imports: not the API, the queue or the worker.
