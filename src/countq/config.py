@@ -61,8 +61,19 @@ class Settings(BaseSettings):
         description="Entries per read and transaction (Lua unpacks ~8,000 at most)",
     )
     consumer_block_ms: int = 50
+    consumer_stall_s: float = Field(
+        60.0,
+        gt=0,
+        description="`countq check` calls a consumer unhealthy after this long with no loop turn",
+    )
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    redis_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="The longest a POST waits on Redis before its 503",
+    )
     log_level: str = "INFO"
     metrics_namespace: str | None = Field(
         None, description="CloudWatch namespace the consumer publishes queue figures to"

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import ResponseError
+from redis.exceptions import ClusterError, RedisError, ResponseError, TryAgainError
 
 from countq.config import Settings
 from countq.credentials import retry_refused_async
@@ -21,6 +21,7 @@ from countq.queue.client import (
     stats_from,
     stats_pipeline,
 )
+from countq.queue.outage import Outage
 
 T = TypeVar("T")
 _Waiter = tuple[tuple[str, int, int], "asyncio.Future[Any]"]
@@ -30,16 +31,42 @@ class BacklogFull(Exception):
     """The stream holds MAX_BACKLOG unstored messages; the producer must refuse."""
 
 
+class QueueUnavailable(RedisError):
+    """Redis did not answer in time, is failing over, or its client failed in a
+    way redis-py does not type; the API answers 503 as for any RedisError."""
+
+
 class ProducerQueue:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.login = redis_login(settings)
-        self.client = connect_async(settings, socket_timeout=1.0)
+        self.client = connect_async(settings, socket_timeout=settings.redis_timeout_s)
+        self.outage = Outage()
         self._waiting: list[_Waiter] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await retry_refused_async(call, self.login, login_refused)
+    async def _call(self, call: Callable[[], Awaitable[T]], requests: int = 1) -> T:
+        """`call()` within REDIS_TIMEOUT_S; any failure but a plain answer error
+        (NOGROUP, BUSYGROUP, ...) is an outage, raised as a RedisError."""
+        try:
+            async with asyncio.timeout(self.settings.redis_timeout_s):
+                result = await retry_refused_async(call, self.login, login_refused)
+        except ResponseError as exc:
+            if not isinstance(exc, ClusterError | TryAgainError):
+                raise  # Redis answered: not an outage
+            self.outage.failed(exc, requests)
+            raise
+        except RedisError as exc:
+            self.outage.failed(exc, requests)
+            raise
+        except TimeoutError as exc:
+            self.outage.failed(exc, requests)
+            raise QueueUnavailable(f"no answer within {self.settings.redis_timeout_s} s") from exc
+        except Exception as exc:  # the client's own failure (seen: AttributeError mid-failover)
+            self.outage.failed(exc, requests)
+            raise QueueUnavailable(f"Redis client failed: {type(exc).__name__}") from exc
+        self.outage.answered()
+        return result
 
     async def ensure_group(self) -> None:
         s = self.settings
@@ -72,6 +99,15 @@ class ProducerQueue:
 
     def _start_flush(self) -> None:
         batch, self._waiting = self._waiting, []
+        if self.outage.ongoing and self._flushes:
+            # Fail fast while Redis is down (a cluster slot with no primary
+            # yet): one flush at a time probes it, the rest answer 503 at once
+            # instead of each waiting out REDIS_TIMEOUT_S.
+            self.outage.refused_fast(len(batch))
+            refused = QueueUnavailable("Redis is unavailable; another call is probing it")
+            for _, future in batch:
+                future.set_exception(refused)
+            return
         task = asyncio.create_task(self._flush(batch))
         self._flushes.add(task)  # keep a reference until it is done
         task.add_done_callback(self._flushes.discard)
@@ -80,7 +116,9 @@ class ProducerQueue:
         args = [self.settings.max_backlog, *(field for message, _ in batch for field in message)]
         key = self.settings.stream_key
         try:
-            entries = await self._call(lambda: self.client.eval(ENQUEUE_LUA, 1, key, *args))
+            entries = await self._call(
+                lambda: self.client.eval(ENQUEUE_LUA, 1, key, *args), requests=len(batch)
+            )
         except Exception as exc:  # every waiter gets the failure, never silence
             for _, future in batch:
                 if not future.done():
