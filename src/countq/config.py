@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     redis_timeout_s: float = Field(
-        1.0,
+        0.5,
         gt=0,
         le=10,
         description="The longest a POST waits on Redis before its 503",

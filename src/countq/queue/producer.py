@@ -48,9 +48,19 @@ class ProducerQueue:
     async def _call(self, call: Callable[[], Awaitable[T]], requests: int = 1) -> T:
         """`call()` within REDIS_TIMEOUT_S; any failure but a plain answer error
         (NOGROUP, BUSYGROUP, ...) is an outage, raised as a RedisError."""
+        attempt = asyncio.ensure_future(retry_refused_async(call, self.login, login_refused))
+        # asyncio.wait, not asyncio.timeout: a cancelled cluster client awaits
+        # its own clean-up (closing every node's connections) before it lets
+        # go, seconds during a failover; the caller must not wait for that.
+        await asyncio.wait({attempt}, timeout=self.settings.redis_timeout_s)
+        if not attempt.done():
+            attempt.cancel()
+            attempt.add_done_callback(_retrieve)
+            exc: BaseException = TimeoutError(f"no answer within {self.settings.redis_timeout_s} s")
+            self.outage.failed(exc, requests)
+            raise QueueUnavailable(str(exc))
         try:
-            async with asyncio.timeout(self.settings.redis_timeout_s):
-                result = await retry_refused_async(call, self.login, login_refused)
+            result = attempt.result()
         except ResponseError as exc:
             if not isinstance(exc, ClusterError | TryAgainError):
                 raise  # Redis answered: not an outage
@@ -59,9 +69,6 @@ class ProducerQueue:
         except RedisError as exc:
             self.outage.failed(exc, requests)
             raise
-        except TimeoutError as exc:
-            self.outage.failed(exc, requests)
-            raise QueueUnavailable(f"no answer within {self.settings.redis_timeout_s} s") from exc
         except Exception as exc:  # the client's own failure (seen: AttributeError mid-failover)
             self.outage.failed(exc, requests)
             raise QueueUnavailable(f"Redis client failed: {type(exc).__name__}") from exc
@@ -146,3 +153,9 @@ class ProducerQueue:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """An abandoned call's outcome, read so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
