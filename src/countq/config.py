@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     )
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    redis_wait_replicas: int = Field(
+        0,
+        ge=0,
+        le=15,
+        description="Replicas that must have a write (WAIT) before POST answers 202",
+    )
     redis_timeout_s: float = Field(
         0.5,
         gt=0,

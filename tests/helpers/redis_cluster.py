@@ -38,21 +38,8 @@ class RedisClusterProcs:
             if port not in self.ports:
                 self.ports.append(port)
         for port in self.ports:
-            node_dir = self.root / f"node{port}"
-            node_dir.mkdir(parents=True)
-            # One port at a time: another test may take a port between the
-            # check and the bind, so a node that fails to start is reported.
-            self.procs[port] = subprocess.Popen(
-                [
-                    server,
-                    "--port", str(port), "--bind", "127.0.0.1",
-                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                    "--cluster-node-timeout", str(self.node_timeout_ms),
-                    "--save", "", "--appendonly", "no", "--dir", str(node_dir),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            (self.root / f"node{port}").mkdir(parents=True)
+            self._spawn(server, port)
         for port in self.ports:
             wait_until(lambda p=port: _ping(p), timeout=10)
         # redis-cli gives the first `primaries` addresses the slots, in order:
@@ -71,6 +58,26 @@ class RedisClusterProcs:
         if self.replicas:  # every replica attached and synced before any test kills
             wait_until(self._replicas_synced, timeout=20)
         return self
+
+    def _spawn(self, server: str, port: int) -> None:
+        self.procs[port] = subprocess.Popen(
+            [
+                server,
+                "--port", str(port), "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(self.node_timeout_ms),
+                "--save", "", "--appendonly", "no", "--dir", str(self.root / f"node{port}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again: its nodes.conf makes it rejoin, as a replica
+        of the primary that took over; returns once that replica is in sync."""
+        self._spawn(require_tool("redis-server"), port)
+        wait_until(lambda: _ping(port), timeout=10)
+        wait_until(self._replicas_synced, timeout=30)
 
     @property
     def url(self) -> str:

@@ -6,7 +6,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import ClusterError, RedisError, ResponseError, TryAgainError
+from redis.asyncio import RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    MovedError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from countq.config import Settings
 from countq.credentials import retry_refused_async
@@ -34,6 +42,11 @@ class BacklogFull(Exception):
 class QueueUnavailable(RedisError):
     """Redis did not answer in time, is failing over, or its client failed in a
     way redis-py does not type; the API answers 503 as for any RedisError."""
+
+
+class NotReplicated(RedisError):
+    """Fewer than REDIS_WAIT_REPLICAS replicas confirmed the write in time: the
+    messages may be stored, but a 202 would promise what is not known."""
 
 
 class ProducerQueue:
@@ -123,9 +136,7 @@ class ProducerQueue:
         args = [self.settings.max_backlog, *(field for message, _ in batch for field in message)]
         key = self.settings.stream_key
         try:
-            entries = await self._call(
-                lambda: self.client.eval(ENQUEUE_LUA, 1, key, *args), requests=len(batch)
-            )
+            entries = await self._call(lambda: self._enqueue(key, args), requests=len(batch))
         except Exception as exc:  # every waiter gets the failure, never silence
             for _, future in batch:
                 if not future.done():
@@ -134,6 +145,37 @@ class ProducerQueue:
         for (_, future), entry in zip(batch, entries, strict=True):
             if not future.done():
                 future.set_result(entry)
+
+    async def _enqueue(self, key: str, args: list[Any]) -> list[Any]:
+        """The enqueue script; with REDIS_WAIT_REPLICAS=N, then WAIT N on the same
+        connection (WAIT counts the replicas that have this connection's
+        writes), so one WAIT covers the whole batch."""
+        replicas = self.settings.redis_wait_replicas
+        if not replicas:
+            return await self.client.eval(ENQUEUE_LUA, 1, key, *args)  # type: ignore[no-any-return]
+        # Half the request's budget, so a missing replica is a 503 in time.
+        wait_ms = max(1, int(self.settings.redis_timeout_s * 500))
+        pipe: Any = self.client.pipeline(transaction=False)
+        pipe.eval(ENQUEUE_LUA, 1, key, *args)
+        if isinstance(self.client, RedisCluster):
+            # Both on the stream's primary, in one node pipeline (one connection).
+            node = self.client.get_node_from_key(key)
+            pipe.execute_command("WAIT", replicas, wait_ms, target_nodes=node)
+            try:
+                # No redirection: a script re-sent alone elsewhere would not be
+                # the write this WAIT counts.
+                entries, acked_by = await pipe.execute(allow_redirections=False)
+            except (MovedError, AskError):
+                await self.client.aclose()  # the slot moved: read the topology again
+                raise
+        else:
+            pipe.execute_command("WAIT", replicas, wait_ms)
+            entries, acked_by = await pipe.execute()
+        if int(acked_by) < replicas:
+            raise NotReplicated(
+                f"{acked_by} of {replicas} replicas have the write after {wait_ms} ms"
+            )
+        return entries  # type: ignore[no-any-return]
 
     async def ping(self) -> None:
         await self._call(self.client.ping)
