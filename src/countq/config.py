@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     cors_origins: str = "*"
     max_backlog: int = Field(1_000_000, description="Producer refuses (503) above this")
     data_dir: Path = Path(".data")
+    embedded_fsync: Literal["everysec", "always"] = Field(
+        "everysec",
+        description="The embedded Redis's appendfsync: always fsyncs every write before the 202",
+    )
     frontend_dir: Path | None = None
     consumer_batch_size: int = Field(
         1000,

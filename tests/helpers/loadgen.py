@@ -51,7 +51,7 @@ class OpenLoop:
         await asyncio.gather(*(self._connection(c, t0) for c in range(self.connections)))
 
     async def _connection(self, index: int, t0: float) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer: asyncio.StreamWriter | None = None
         k = index
         try:
             while not self._stop.is_set():
@@ -61,17 +61,22 @@ class OpenLoop:
                     await asyncio.sleep(delay)
                 sent = time.monotonic()
                 try:
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                     writer.write(_request(self.port, b'{"count": %d}' % k))
                     status, body = await _answer(reader)
                 except (OSError, asyncio.IncompleteReadError):
+                    # The server went away: a failed request; reconnect for the next.
                     self.answers.append(Answer(sent, time.monotonic() - sent, 0, b""))
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    if writer is not None:
+                        writer.close()
+                    writer = None
                 else:
                     self.answers.append(Answer(sent, time.monotonic() - sent, status, body))
                 k += self.connections
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
 
 
 def _request(port: int, body: bytes) -> bytes:
