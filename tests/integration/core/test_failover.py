@@ -45,8 +45,8 @@ from tests.helpers.tcp_proxy import TcpProxy
 
 # 2,000/s is the figure; a slower machine may set a lower steady rate.
 RATE = float(os.environ.get("FAILOVER_RATE", "1000"))
-BEFORE_KILL_S = 3.0
-AFTER_KILL_S = 10.0
+BEFORE_KILL_S = 2.0
+AFTER_KILL_S = 8.0
 SLOWEST_ANSWER_S = 2.0
 
 
