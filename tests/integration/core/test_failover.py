@@ -151,7 +151,7 @@ def _figures(
         if a.latency_s >= SLOWEST_ANSWER_S
     )
     # The bound is no answer over 2 s. On this shared machine under
-    # load 20-34, 5 runs in 25 had a handful of 503s at 2.0-2.8 s (one run
+    # load 20-34, 6 runs in about 30 had a handful of 503s at 2.0-2.8 s (one run
     # 5.8 s), not yet explained (README, "Reliability figures"): the test
     # holds the line at a few per thousand over 2 s and none over 6 s, and
     # prints them.
