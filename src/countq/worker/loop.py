@@ -71,7 +71,7 @@ def consumer_name() -> str:
     """host-pid-random: containers on the host network share the host's name and
     may share a pid (each counts from 1), so the suffix keeps two of them from
     reading as one consumer (one would reclaim and ack the other's entries)."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 class Consumer:
