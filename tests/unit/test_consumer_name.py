@@ -10,7 +10,7 @@ from countq.worker.loop import consumer_name
 
 
 def test_names_say_host_and_pid_and_never_repeat() -> None:
-    # 32 random bits: two of 100 names collide about once in 10 million runs.
+    # 32 random bits: two of 100 names collide about once in a million runs.
     names = {consumer_name() for _ in range(100)}
     assert len(names) == 100
     prefix = f"{socket.gethostname()}-{os.getpid()}-"
