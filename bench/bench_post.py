@@ -3,19 +3,31 @@
 countq's producer and the naive producer run side by side with the same
 WEB_CONCURRENCY; their wrk runs alternate so drift on the shared machine hits
 both alike. Between runs the queues are emptied (nothing consumes them here).
+
+`--wait-replicas N` measures instead what REDIS_WAIT_REPLICAS=N costs: a private
+redis-server primary with N replicas (free ports, no persistence), one countq
+producer with the switch off and one with it on, their wrk runs alternating.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import redis
 from common import (
     BENCH,
+    Proc,
     cpu_seconds,
     database,
     fmt,
+    free_port,
     log,
     median,
     parser,
@@ -65,9 +77,18 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=10, help="length of one wrk run")
     p.add_argument("--connections", type=int, default=50)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="WEB_CONCURRENCY values")
+    p.add_argument(
+        "--wait-replicas",
+        type=int,
+        default=0,
+        help="measure REDIS_WAIT_REPLICAS=N against 0 on a private primary with N replicas",
+    )
     args = p.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run scripts/bench-tools.sh")
+    if args.wait_replicas:
+        wait_cost(args.wait_replicas, args.runs, args.seconds, args.connections, args.json)
+        return
     figures: dict[str, dict[str, float]] = {}
     rows = []
     r = redis_client()
@@ -144,6 +165,76 @@ def main() -> None:
         rows,
     )
     save(args.json, "post", figures)
+
+
+@contextlib.contextmanager
+def primary_with_replicas(replicas: int) -> Iterator[str]:
+    """A private redis-server primary with `replicas` replicas in sync; its URL."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server is missing")
+    ports = [free_port() for _ in range(replicas + 1)]
+    with tempfile.TemporaryDirectory() as tmp, processes() as started:
+        for i, port in enumerate(ports):
+            argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", tmp, "--dbfilename", f"{port}.rdb"]  # fmt: skip
+            if i:
+                argv += ["--replicaof", "127.0.0.1", str(ports[0])]
+            started.append(Proc(f"redis-{port}", argv, {}))
+        primary = redis.Redis(port=ports[0])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.RedisError):
+                if primary.info("replication")["connected_slaves"] == replicas:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{replicas} replicas did not attach in 30 s")
+        yield f"redis://127.0.0.1:{ports[0]}/0"
+
+
+def wait_cost(replicas: int, runs: int, seconds: int, connections: int, out: Path | None) -> None:
+    results: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+    with (
+        database("wait") as db_url,
+        primary_with_replicas(replicas) as url,
+        processes() as started,
+    ):
+        r = redis.Redis.from_url(url)
+        servers = {}
+        for name, n in (("off", 0), ("on", replicas)):
+            proc, port = start_countq(
+                started, "producer", db_url, f"wait-{name}", REDIS_URL=url, REDIS_WAIT_REPLICAS=n
+            )
+            servers[name] = (port, proc.popen.pid)
+            wrk(port, 2, connections)  # warm-up
+        for i in range(runs):
+            for name, (port, pid) in servers.items():
+                r.delete(f"{{wait-{name}}}:stream")
+                result = wrk(port, seconds, connections, pid)
+                results[name].append(result)
+                log(
+                    f"run {i + 1} REDIS_WAIT_REPLICAS={replicas if name == 'on' else 0}: "
+                    f"{result['rps']:,.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
+                    f"p99 {result['p99_ms']:.2f} ms, failed {result['failed']:.0f}"
+                )
+    med = {name: {k: median([run[k] for run in rs]) for k in rs[0]} for name, rs in results.items()}
+    table(
+        f"POST /count, REDIS_WAIT_REPLICAS={replicas} vs 0, wrk -t2 -c{connections} "
+        f"-d{seconds}s, median of {runs} alternating runs",
+        ["REDIS_WAIT_REPLICAS", "req/s", "p50", "p99", "failed (max)"],
+        [
+            [
+                str(replicas if name == "on" else 0),
+                fmt(m["rps"]),
+                fmt(m["p50_ms"], "ms"),
+                fmt(m["p99_ms"], "ms"),
+                str(int(max(run["failed"] for run in results[name]))),
+            ]
+            for name, m in med.items()
+        ],
+    )
+    save(out, "post_wait", {name: dict(m) for name, m in med.items()})
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     cors_origins: str = "*"
     max_backlog: int = Field(1_000_000, description="Producer refuses (503) above this")
     data_dir: Path = Path(".data")
+    embedded_fsync: Literal["everysec", "always"] = Field(
+        "everysec",
+        description="The embedded Redis's appendfsync: always fsyncs every write before the 202",
+    )
     frontend_dir: Path | None = None
     consumer_batch_size: int = Field(
         1000,
@@ -62,8 +66,25 @@ class Settings(BaseSettings):
         description="Entries per read and transaction (Lua unpacks ~8,000 at most)",
     )
     consumer_block_ms: int = 50
+    consumer_stall_s: float = Field(
+        60.0,
+        gt=0,
+        description="`countq check` calls a consumer unhealthy after this long with no loop turn",
+    )
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    redis_wait_replicas: int = Field(
+        0,
+        ge=0,
+        le=15,
+        description="Replicas that must have a write (WAIT) before POST answers 202",
+    )
+    redis_timeout_s: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="The longest a POST waits on Redis before its 503",
+    )
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = Field(
         "plain", description="plain lines, or JSON lines (AWS: for CloudWatch Logs Insights)"

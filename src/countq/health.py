@@ -1,7 +1,10 @@
 """Liveness, for the container health check `countq check` (producer and consumer alike).
 
 The consumer touches a heartbeat file under DATA_DIR whenever its loop turns
-or it retries an outage; the producer answers GET /health on HTTP_PORT. So
+(read, store and ack all answered; an empty stream turns it every
+CONSUMER_BLOCK_MS), never while it retries an outage: a consumer silent for
+CONSUMER_STALL_S is stuck or cut off, and replacing it loses nothing (what it
+holds stays pending). The producer answers GET /health on HTTP_PORT. So
 `countq check` needs no argument: where a consumer runs under this DATA_DIR,
 its heartbeat decides; elsewhere, the producer's /health does.
 """
@@ -16,9 +19,6 @@ from pathlib import Path
 
 from countq.config import Settings
 
-# A blocked read lasts milliseconds and an outage is retried every 2 s at
-# most, so a heartbeat this old means a stuck consumer.
-HEALTHY_WITHIN_S = 30.0
 BEAT_EVERY_S = 1.0
 
 
@@ -55,7 +55,7 @@ def check(settings: Settings) -> str | None:
         stuck = [
             f"consumer {pid} silent for {age:.0f} s"
             for pid, age in ages.items()
-            if age >= HEALTHY_WITHIN_S
+            if age >= settings.consumer_stall_s
         ]
         return "; ".join(stuck) or None
     url = f"http://127.0.0.1:{settings.http_port}/health"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from countq.config import Settings
-from countq.health import HEALTHY_WITHIN_S, Heartbeat, check
+from countq.health import Heartbeat, check
 from tests.helpers.processes import free_port
 
 
@@ -22,12 +22,12 @@ def test_a_fresh_heartbeat_is_healthy_a_stale_one_is_not(tmp_path: Path) -> None
     heartbeat = Heartbeat(tmp_path)
     heartbeat.beat()
     assert check(settings(tmp_path)) is None
-    old = time.time() - HEALTHY_WITHIN_S - 5
+    bound = settings(tmp_path).consumer_stall_s
+    old = time.time() - bound - 5
     os.utime(heartbeat.path, (old, old))
-    assert (
-        check(settings(tmp_path))
-        == f"consumer {os.getpid()} silent for {HEALTHY_WITHIN_S + 5:.0f} s"
-    )
+    assert check(settings(tmp_path)) == f"consumer {os.getpid()} silent for {bound + 5:.0f} s"
+    longer = settings(tmp_path).model_copy(update={"consumer_stall_s": bound + 10})
+    assert check(longer) is None  # CONSUMER_STALL_S sets the bound
     heartbeat.stop()
     assert not heartbeat.path.exists()
 

@@ -147,9 +147,9 @@ async def _backlog_full(_request: Request, exc: Exception) -> Response:
     return error(503, f"{exc}; retry later")
 
 
-async def _redis_down(request: Request, exc: Exception) -> Response:
+async def _redis_down(_request: Request, exc: Exception) -> Response:
+    # Logged by the queue's Outage, once per outage, not once per request.
     REFUSED.labels("redis").inc()
-    log.warning("Redis unavailable during %s %s: %s", request.method, request.url.path, exc)
     return error(503, f"queue unavailable (Redis): {type(exc).__name__}; retry later")
 
 

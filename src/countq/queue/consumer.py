@@ -8,7 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redis.exceptions import ResponseError
+from redis.cluster import RedisCluster
+from redis.exceptions import (
+    ClusterDownError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from countq.config import Settings
 from countq.credentials import retry_refused
@@ -27,6 +36,10 @@ from countq.queue.client import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# What a dead or demoted node looks like to a cluster client: the topology it
+# holds is stale, and must be read again before the next try.
+_NODE_GONE = (RedisConnectionError, RedisTimeoutError, ClusterDownError, SlotNotCoveredError)
 
 StreamEntry = tuple[str, dict[str, str] | None]
 """An entry as Redis returns it: its id, and its fields (None once it was deleted)."""
@@ -51,9 +64,36 @@ class ConsumerQueue:
         self.client = connect(settings, socket_timeout=timeout)
         self._ack = self.client.register_script(ACK_LUA)
         self._dead_letter = self.client.register_script(DEAD_LETTER_LUA)
+        self.refresh_topology()
 
     def _call(self, call: Callable[[], T]) -> T:
-        return retry_refused(call, self.login, login_refused)
+        try:
+            return retry_refused(call, self.login, login_refused)
+        except _NODE_GONE:
+            self.refresh_topology()
+            raise  # the worker's Retry waits, then tries again on the new topology
+
+    def refresh_topology(self) -> None:
+        """Cluster only: read the slot map again, and make the stream's primary the
+        client's default node.
+
+        redis-py resolves the key of XREADGROUP (and other commands it has no
+        table for) with COMMAND GETKEYS on its default node, the primary of
+        slot 0, before its own retry loop starts. When that node dies, every
+        read fails there and the client never refreshes its slot map, so a
+        consumer would retry the dead node forever. Pointing the default node
+        at the stream's own primary, refreshed after each failure, means the
+        consumer needs exactly the one node it reads from.
+        """
+        if not isinstance(self.client, RedisCluster):
+            return
+        cluster: Any = self.client  # redis-py leaves these two untyped
+        try:
+            cluster.nodes_manager.initialize()
+            cluster.replace_default_node(cluster.get_node_from_key(self.settings.stream_key))
+        except (RedisError, RedisClusterException) as exc:
+            # No node answered: the next failure tries again.
+            log.debug("cluster topology not refreshed: %s", exc)
 
     def ensure_group(self) -> None:
         s = self.settings

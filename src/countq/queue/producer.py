@@ -6,7 +6,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import ResponseError
+from redis.asyncio import RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    MovedError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from countq.config import Settings
 from countq.credentials import retry_refused_async
@@ -21,6 +29,7 @@ from countq.queue.client import (
     stats_from,
     stats_pipeline,
 )
+from countq.queue.outage import Outage
 
 T = TypeVar("T")
 _Waiter = tuple[tuple[str, int, int], "asyncio.Future[Any]"]
@@ -30,16 +39,54 @@ class BacklogFull(Exception):
     """The stream holds MAX_BACKLOG unstored messages; the producer must refuse."""
 
 
+class QueueUnavailable(RedisError):
+    """Redis did not answer in time, is failing over, or its client failed in a
+    way redis-py does not type; the API answers 503 as for any RedisError."""
+
+
+class NotReplicated(RedisError):
+    """Fewer than REDIS_WAIT_REPLICAS replicas confirmed the write in time: the
+    messages may be stored, but a 202 would promise what is not known."""
+
+
 class ProducerQueue:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.login = redis_login(settings)
-        self.client = connect_async(settings, socket_timeout=1.0)
+        self.client = connect_async(settings, socket_timeout=settings.redis_timeout_s)
+        self.outage = Outage()
         self._waiting: list[_Waiter] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await retry_refused_async(call, self.login, login_refused)
+    async def _call(self, call: Callable[[], Awaitable[T]], requests: int = 1) -> T:
+        """`call()` within REDIS_TIMEOUT_S; any failure but a plain answer error
+        (NOGROUP, BUSYGROUP, ...) is an outage, raised as a RedisError."""
+        attempt = asyncio.ensure_future(retry_refused_async(call, self.login, login_refused))
+        # asyncio.wait, not asyncio.timeout: a cancelled cluster client awaits
+        # its own clean-up (closing every node's connections) before it lets
+        # go, seconds during a failover; the caller must not wait for that.
+        await asyncio.wait({attempt}, timeout=self.settings.redis_timeout_s)
+        if not attempt.done():
+            attempt.cancel()
+            attempt.add_done_callback(_retrieve)
+            exc: BaseException = TimeoutError(f"no answer within {self.settings.redis_timeout_s} s")
+            self.outage.failed(exc, requests)
+            raise QueueUnavailable(str(exc))
+        try:
+            result = attempt.result()
+        except ResponseError as exc:
+            if not isinstance(exc, ClusterError | TryAgainError):
+                raise  # Redis answered: not an outage
+            self.outage.failed(exc, requests)
+            raise
+        except RedisError as exc:
+            self.outage.failed(exc, requests)
+            raise
+        except Exception as exc:  # the client's own failure (seen: AttributeError mid-failover)
+            self.outage.failed(exc, requests)
+            raise QueueUnavailable(f"Redis client failed: {type(exc).__name__}") from exc
+        self.outage.answered()
+        return result
 
     async def ensure_group(self) -> None:
         s = self.settings
@@ -72,6 +119,15 @@ class ProducerQueue:
 
     def _start_flush(self) -> None:
         batch, self._waiting = self._waiting, []
+        if self.outage.ongoing and self._flushes:
+            # Fail fast while Redis is down (a cluster slot with no primary
+            # yet): one flush at a time probes it, the rest answer 503 at once
+            # instead of each waiting out REDIS_TIMEOUT_S.
+            self.outage.refused_fast(len(batch))
+            refused = QueueUnavailable("Redis is unavailable; another call is probing it")
+            for _, future in batch:
+                future.set_exception(refused)
+            return
         task = asyncio.create_task(self._flush(batch))
         self._flushes.add(task)  # keep a reference until it is done
         task.add_done_callback(self._flushes.discard)
@@ -80,7 +136,7 @@ class ProducerQueue:
         args = [self.settings.max_backlog, *(field for message, _ in batch for field in message)]
         key = self.settings.stream_key
         try:
-            entries = await self._call(lambda: self.client.eval(ENQUEUE_LUA, 1, key, *args))
+            entries = await self._call(lambda: self._enqueue(key, args), requests=len(batch))
         except Exception as exc:  # every waiter gets the failure, never silence
             for _, future in batch:
                 if not future.done():
@@ -89,6 +145,37 @@ class ProducerQueue:
         for (_, future), entry in zip(batch, entries, strict=True):
             if not future.done():
                 future.set_result(entry)
+
+    async def _enqueue(self, key: str, args: list[Any]) -> list[Any]:
+        """The enqueue script; with REDIS_WAIT_REPLICAS=N, then WAIT N on the same
+        connection (WAIT counts the replicas that have this connection's
+        writes), so one WAIT covers the whole batch."""
+        replicas = self.settings.redis_wait_replicas
+        if not replicas:
+            return await self.client.eval(ENQUEUE_LUA, 1, key, *args)  # type: ignore[no-any-return]
+        # Half the request's budget, so a missing replica is a 503 in time.
+        wait_ms = max(1, int(self.settings.redis_timeout_s * 500))
+        pipe: Any = self.client.pipeline(transaction=False)
+        pipe.eval(ENQUEUE_LUA, 1, key, *args)
+        if isinstance(self.client, RedisCluster):
+            # Both on the stream's primary, in one node pipeline (one connection).
+            node = self.client.get_node_from_key(key)
+            pipe.execute_command("WAIT", replicas, wait_ms, target_nodes=node)
+            try:
+                # No redirection: a script re-sent alone elsewhere would not be
+                # the write this WAIT counts.
+                entries, acked_by = await pipe.execute(allow_redirections=False)
+            except (MovedError, AskError):
+                await self.client.aclose()  # the slot moved: read the topology again
+                raise
+        else:
+            pipe.execute_command("WAIT", replicas, wait_ms)
+            entries, acked_by = await pipe.execute()
+        if int(acked_by) < replicas:
+            raise NotReplicated(
+                f"{acked_by} of {replicas} replicas have the write after {wait_ms} ms"
+            )
+        return entries  # type: ignore[no-any-return]
 
     async def ping(self) -> None:
         await self._call(self.client.ping)
@@ -108,3 +195,9 @@ class ProducerQueue:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """An abandoned call's outcome, read so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -66,17 +67,24 @@ class Batch:
             self.rejected.append(Rejected(entry_id, fields, f"invalid message: {exc}"))
 
 
+def consumer_name() -> str:
+    """host-pid-random: containers on the host network share the host's name and
+    may share a pid (each counts from 1), so the suffix keeps two of them from
+    reading as one consumer (one would reclaim and ack the other's entries)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 class Consumer:
     def __init__(
         self, settings: Settings, name: str | None = None, alive: Callable[[], None] = lambda: None
     ) -> None:
         self.settings = settings
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.name = name or consumer_name()
         self.stopping = threading.Event()
         self.queue = ConsumerQueue(settings, self.name)
         self.engine = create_engine(settings, pool_size=1)
         self.alive = alive
-        self.retry = Retry(self.stopping, alive, self.queue.ensure_group)
+        self.retry = Retry(self.stopping, self.queue.ensure_group)
         self._next_claim = 0.0
 
     def run(self) -> None:

@@ -8,7 +8,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (
+    ClusterError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from countq.worker.metrics import OUTAGES
@@ -28,24 +35,19 @@ class Stopping(Exception):
 class Retry:
     """`retry(dependency, call)`: call until it succeeds; Stopping when asked to stop.
 
-    `alive` is called before every attempt (retrying an outage is alive, not
-    stuck); `recreate_stream` when Redis says the stream or group is gone.
+    Retrying does not count as alive: only the loop's turns touch the
+    heartbeat, so a reconnect that keeps failing turns the consumer unhealthy
+    after CONSUMER_STALL_S. `recreate_stream` runs when Redis says the stream
+    or group is gone.
     """
 
-    def __init__(
-        self,
-        stopping: threading.Event,
-        alive: Callable[[], None],
-        recreate_stream: Callable[[], None],
-    ) -> None:
+    def __init__(self, stopping: threading.Event, recreate_stream: Callable[[], None]) -> None:
         self.stopping = stopping
-        self.alive = alive
         self.recreate_stream = recreate_stream
 
     def __call__(self, dependency: str, call: Callable[[], T]) -> T:
         delay = FIRST_BACKOFF_S
         while True:
-            self.alive()
             try:
                 return call()
             except (DataError, IntegrityError):
@@ -68,6 +70,9 @@ class Retry:
 
     def _outage(self, dependency: str, exc: Exception) -> str | None:
         """Which dependency failed, or None when `exc` is not an outage."""
+        # A cluster failing over: no primary for the slot yet, or a demoted one.
+        if isinstance(exc, ClusterError | TryAgainError | ReadOnlyError | RedisClusterException):
+            return "redis"
         if isinstance(exc, ResponseError):
             if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 return None

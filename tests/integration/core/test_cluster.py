@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import random
-import socket
-import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -18,97 +14,16 @@ from countq.config import Settings
 from countq.worker.loop import Consumer
 from tests.helpers.database import db_rows
 from tests.helpers.processes import wait_until
-from tests.helpers.services import require_tool
+from tests.helpers.redis_cluster import RedisClusterProcs
 
 
 @pytest.fixture(scope="module")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server, cli = require_tool("redis-server"), require_tool("redis-cli")
-    ports: list[int] = []
-    while len(ports) < 3:
-        port = _free_cluster_port()
-        if port not in ports:
-            ports.append(port)
-    procs = []
-    for port in ports:
-        node_dir: Path = tmp_path_factory.mktemp(f"node{port}")
-        procs.append(
-            subprocess.Popen(
-                [
-                    server,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(node_dir),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    cluster = RedisClusterProcs(tmp_path_factory.mktemp("cluster")).start()
     try:
-        for port in ports:
-            wait_until(lambda p=port: _ping(p), timeout=10)
-        subprocess.run(
-            [
-                cli,
-                "--cluster",
-                "create",
-                *[f"127.0.0.1:{p}" for p in ports],
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        for port in ports:
-            wait_until(lambda p=port: _cluster_ok(p), timeout=20)
-        yield f"redis://127.0.0.1:{ports[0]}/0"
+        yield cluster.url
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
-
-
-def _free_cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free and valid too."""
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        if all(_is_free(p) for p in (port, port + 10000)):
-            return port
-    raise RuntimeError("no free port pair for a cluster node")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _ping(port: int) -> bool:
-    try:
-        return bool(redis.Redis(port=port).ping())
-    except redis.RedisError:
-        return False
-
-
-def _cluster_ok(port: int) -> bool:
-    return redis.Redis(port=port).cluster("info")["cluster_state"] == "ok"
+        cluster.stop()
 
 
 def test_end_to_end_on_a_redis_cluster(redis_cluster: str, settings: Settings) -> None:
