@@ -1,8 +1,12 @@
 """Benchmark 1: POST /count throughput and p99 latency at 50 connections (wrk).
 
-countq's producer and the naive producer run side by side with the same
-WEB_CONCURRENCY; their wrk runs alternate so drift on the shared machine hits
-both alike. Between runs the queues are emptied (nothing consumes them here).
+Three servers run side by side with the same WEB_CONCURRENCY under the same
+uvicorn settings: countq's producer, the stack's ceiling (bench/ceiling_app.py:
+an `async def` POST that only reads the body and answers 202) and the naive
+producer (a typical first version). Their wrk runs alternate so drift on the
+shared machine hits all alike. Between runs the queues are emptied (nothing
+consumes them here). The target is relative to the ceiling, which is what
+this machine and this framework can do at all.
 
 `--wait-replicas N` measures instead what REDIS_WAIT_REPLICAS=N costs: a private
 redis-server primary with N replicas (free ports, no persistence), one countq
@@ -37,12 +41,14 @@ from common import (
     save,
     start_countq,
     start_naive_http,
+    start_reference_http,
     table,
     verdict,
 )
 
-TARGET_RPS = 12_000
-TARGET_P99_MS = 15.0
+TARGET_CEILING_RATIO = 0.7
+TARGET_P99_MS = 25.0
+SERVERS = ("countq", "ceiling", "naive")
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -98,13 +104,17 @@ def main() -> None:
                 started, "producer", db_url, queue, WEB_CONCURRENCY=workers
             )
             naive, naive_port = start_naive_http(started, "app", db_url, queue, workers)
-            runs: dict[str, list[dict[str, float]]] = {"countq": [], "naive": []}
-            for port in (countq_port, naive_port):
-                wrk(port, 2, args.connections)  # warm-up: connections, code paths, pools
+            ceiling, ceiling_port = start_reference_http(
+                started, "ceiling_app:app", db_url, queue, workers
+            )
             servers = (
                 ("countq", countq_port, countq.popen.pid),
+                ("ceiling", ceiling_port, ceiling.popen.pid),
                 ("naive", naive_port, naive.popen.pid),
             )
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
+            for _, port, _ in servers:
+                wrk(port, 2, args.connections)  # warm-up: connections, code paths, pools
             for i in range(args.runs):
                 for name, port, pid in servers:
                     r.delete(f"{{{queue}}}:stream", f"{queue}:list")
@@ -116,50 +126,51 @@ def main() -> None:
                         f"failed {result['failed']:.0f}, "
                         f"server CPU {result['cpu_us']:.0f} us/request"
                     )
-            for proc in (countq, naive):
+            for proc in (countq, ceiling, naive):
                 proc.stop()
                 started.remove(proc)
             med = {
                 name: {k: median([run[k] for run in results]) for k in results[0]}
                 for name, results in runs.items()
             }
-            figures[f"workers_{workers}"] = {
-                "countq_rps": med["countq"]["rps"],
-                "countq_p50_ms": med["countq"]["p50_ms"],
-                "countq_p99_ms": med["countq"]["p99_ms"],
-                "countq_failed": max(run["failed"] for run in runs["countq"]),
-                "countq_cpu_us_per_req": med["countq"]["cpu_us"],
-                "naive_rps": med["naive"]["rps"],
-                "naive_cpu_us_per_req": med["naive"]["cpu_us"],
-                "naive_p99_ms": med["naive"]["p99_ms"],
-                "ratio_rps": med["countq"]["rps"] / med["naive"]["rps"],
-            }
-            f = figures[f"workers_{workers}"]
-            ok = f["countq_rps"] >= TARGET_RPS and f["countq_p99_ms"] <= TARGET_P99_MS
+            f = {f"{name}_{k}": v for name in SERVERS for k, v in med[name].items()}
+            f["countq_failed"] = max(run["failed"] for run in runs["countq"])
+            f["ratio_to_ceiling"] = med["countq"]["rps"] / med["ceiling"]["rps"]
+            f["ratio_to_naive"] = med["countq"]["rps"] / med["naive"]["rps"]
+            figures[f"workers_{workers}"] = f
+            ok = (
+                f["ratio_to_ceiling"] >= TARGET_CEILING_RATIO
+                and f["countq_p99_ms"] <= TARGET_P99_MS
+            )
             rows.append(
                 [
                     str(workers),
                     fmt(f["countq_rps"]),
                     fmt(f["countq_p99_ms"], "ms"),
+                    fmt(f["ceiling_rps"]),
+                    fmt(f["ceiling_p99_ms"], "ms"),
+                    f"{f['ratio_to_ceiling']:.2f}x",
                     fmt(f["naive_rps"]),
-                    fmt(f["naive_p99_ms"], "ms"),
-                    f"{f['ratio_rps']:.1f}x",
-                    f"{f['countq_cpu_us_per_req']:.0f} / {f['naive_cpu_us_per_req']:.0f} us",
+                    f"{f['ratio_to_naive']:.1f}x",
+                    " / ".join(f"{f[f'{name}_cpu_us']:.0f}" for name in SERVERS) + " us",
                     verdict(ok),
                 ]
             )
     r.close()
     table(
         f"POST /count, wrk -t2 -c{args.connections} -d{args.seconds}s, "
-        f"median of {args.runs} runs (target >= {TARGET_RPS:,} req/s, p99 <= {TARGET_P99_MS} ms)",
+        f"median of {args.runs} runs (target >= {TARGET_CEILING_RATIO}x the ceiling's "
+        f"req/s, p99 <= {TARGET_P99_MS} ms)",
         [
             "workers",
             "countq req/s",
             "countq p99",
+            "ceiling req/s",
+            "ceiling p99",
+            "to ceiling",
             "naive req/s",
-            "naive p99",
-            "ratio",
-            "server CPU/req countq / naive",
+            "to naive",
+            "server CPU/req countq / ceiling / naive",
             "target",
         ],
         rows,

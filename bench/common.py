@@ -213,13 +213,21 @@ def start_naive_http(
     started: list[Proc], app: str, db_url: str, queue: str, workers: int = 1
 ) -> tuple[Proc, int]:
     """The naive reference app, served by uvicorn exactly as countq's producer is."""
+    return start_reference_http(started, f"naive_producer:{app}", db_url, queue, workers)
+
+
+def start_reference_http(
+    started: list[Proc], app: str, db_url: str, queue: str, workers: int = 1
+) -> tuple[Proc, int]:
+    """A reference ASGI app of bench/ ("module:attribute"), served by uvicorn
+    exactly as countq's producer is."""
     port = free_port()
     argv = [
-        PY, "-m", "uvicorn", f"naive_producer:{app}", "--app-dir", str(BENCH),
+        PY, "-m", "uvicorn", app, "--app-dir", str(BENCH),
         "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    proc = Proc(f"naive-{app}", argv, countq_env(db_url, queue, port))
+    proc = Proc(app.replace(":", "-"), argv, countq_env(db_url, queue, port))
     started.append(proc)
     wait_http(proc, port)
     return proc, port
