@@ -1,4 +1,4 @@
-"""`countq producer | consumer | check | migrate | dev | importer`."""
+"""`countq producer | consumer | check | migrate | dev | importer | dead-letters`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from countq.config import ConfigError, Settings, get_settings
 
-COMMANDS = ("producer", "consumer", "check", "migrate", "dev", "importer")
+COMMANDS = ("producer", "consumer", "check", "migrate", "dev", "importer", "dead-letters")
 
 HELP = """commands:
   producer   the HTTP API (HTTP_PORT)
@@ -20,6 +20,7 @@ HELP = """commands:
   migrate    upgrade the database schema; creates the database when missing
   dev        migrate, then producer and consumer on this host (make run)
   importer   the importer Lambda's actions from a shell: provision | import
+  dead-letters  list | show | replay | purge the dead-letter stream
 """
 
 
@@ -77,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="countq", epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=COMMANDS)
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="importer: provision | import ...")
+    parser.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="importer: provision | import ...; dead-letters: list | show | replay | purge ...",
+    )
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -95,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             from countq.importer.handler import main as importer_main
 
             return importer_main(args.args)
+        if args.command == "dead-letters":
+            from countq import deadletters
+
+            return deadletters.main(args.args, settings)
         return HANDLERS[args.command](settings)
     except ConfigError as exc:
         print(f"countq: {exc}", file=sys.stderr)
