@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     consumer_block_ms: int = 50
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    retention_days: int | None = Field(
+        None, ge=1, description="Days of messages kept besides today; unset keeps everything"
+    )
     log_level: str = "INFO"
     metrics_namespace: str | None = Field(
         None, description="CloudWatch namespace the consumer publishes queue figures to"
