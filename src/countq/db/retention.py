@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from countq.config import ConfigError
 from countq.db.tables import STATS_ROW_ID, message_stats, messages
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def partitions(cur: Any) -> list[tuple[str, int | None]]:
     )
     rows = cur.fetchall()
     if not rows or rows[0][0] is None:
-        raise RuntimeError("messages is not partitioned: run `countq migrate` first")
+        raise ConfigError("messages is not partitioned: run `countq migrate` first")
     return [(str(n), None if d == "MAXVALUE" else int(d)) for n, d in rows]
 
 

@@ -127,7 +127,7 @@ def run_bootstrap(terraform_bin: str, config: Path, moto_server: str) -> Bootstr
     if BUILD.exists():
         shutil.rmtree(BUILD)
     BUILD.mkdir(parents=True)
-    moto = harness.MotoServer(moto_server, BUILD / "moto.log")
+    moto = harness.MotoServer(BUILD / "moto.log")  # runs moto_server.py (harness)
     tf = harness.Terraform(terraform_bin, harness.terraform_env(config), BUILD / "terraform.log")
     try:
         _pipeline(run, tf, moto)
