@@ -81,9 +81,14 @@ export interface components {
         CountOut: {
             /**
              * Rows
-             * @description Rows stored in MySQL
+             * @description Rows held in MySQL now (RETENTION_DAYS drops old ones)
              */
             rows: number;
+            /**
+             * Stored Total
+             * @description Every message ever stored, dropped ones included
+             */
+            stored_total: number;
             /**
              * Last Value
              * @description `count` of the most recently stored message

@@ -76,6 +76,22 @@ describe("App", () => {
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
   });
 
+  it("links the dead-letter figure to the README section on countq dead-letters", async () => {
+    const api = fakeApi();
+    const docs = "https://git.example.test/countq/README.md";
+    render(<App client={api.client} refreshMs={60_000} now={() => NOW_MS} docsUrl={docs} />);
+    await waitFor(() => expect(figure("Dead letters")).toHaveTextContent("3"));
+    const link = screen.getByRole("link", { name: "inspect and replay: countq dead-letters" });
+    expect(link).toHaveAttribute("href", `${docs}#dead-letters-countq-dead-letters`);
+  });
+
+  it("names the command without a link when no docsUrl is configured", async () => {
+    renderApp(fakeApi());
+    await waitFor(() => expect(figure("Dead letters")).toHaveTextContent("3"));
+    expect(screen.getByText("countq dead-letters")).toBeInTheDocument();
+    expect(screen.queryByRole("link")).not.toBeInTheDocument();
+  });
+
   it("POSTs the current unix timestamp and shows it stored", async () => {
     const api = fakeApi();
     renderApp(api);

@@ -16,9 +16,11 @@ export interface AppProps {
   refreshMs: number;
   configWarning?: string | undefined;
   now?: () => number;
+  /** The README's address; the dead-letter figure links to its section (config.json). */
+  docsUrl?: string;
 }
 
-export function App({ client, refreshMs, configWarning, now = Date.now }: AppProps) {
+export function App({ client, refreshMs, configWarning, now = Date.now, docsUrl = "" }: AppProps) {
   const pipeline = usePipeline(client, refreshMs, now);
   const post = usePostNow(client, now, pipeline.refreshSoon);
   const sendMany = useSendMany(client, now, pipeline.refreshSoon);
@@ -49,7 +51,7 @@ export function App({ client, refreshMs, configWarning, now = Date.now }: AppPro
       <section aria-labelledby="pipeline-heading" className={card}>
         <h2 id="pipeline-heading">Pipeline</h2>
         <StatList
-          items={pipelineFigures(stats, storeRate(pipeline.history))}
+          items={pipelineFigures(stats, storeRate(pipeline.history), docsUrl)}
           busy={stats === null && errors.length === 0}
         />
         <RowsChart samples={pipeline.history} />

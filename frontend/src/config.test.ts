@@ -15,10 +15,20 @@ describe("loadConfig", () => {
     expect(await loadConfig(vi.fn().mockResolvedValue(html))).toEqual({ config: DEFAULT_CONFIG });
   });
 
-  it("reads apiBaseUrl and refreshSeconds", async () => {
-    const body = JSON.stringify({ apiBaseUrl: "https://api.example.test", refreshSeconds: 10 });
+  it("reads apiBaseUrl, refreshSeconds and docsUrl", async () => {
+    const body = JSON.stringify({
+      apiBaseUrl: "https://api.example.test",
+      refreshSeconds: 10,
+      docsUrl: "https://git.example.test/countq/README.md",
+    });
     const fetch = vi.fn().mockResolvedValue(new Response(body, { status: 200 }));
-    expect(await loadConfig(fetch)).toEqual({ config: { apiBaseUrl: "https://api.example.test", refreshSeconds: 10 } });
+    expect(await loadConfig(fetch)).toEqual({
+      config: {
+        apiBaseUrl: "https://api.example.test",
+        refreshSeconds: 10,
+        docsUrl: "https://git.example.test/countq/README.md",
+      },
+    });
   });
 
   it("warns and falls back when config.json is unusable", async () => {
@@ -46,6 +56,7 @@ describe("parseConfig", () => {
     [{ apiBaseUrl: 3 }, "apiBaseUrl must be a string"],
     [{ refreshSeconds: 0 }, "refreshSeconds must be a number from 1 to 300"],
     [{ refreshSeconds: "5" }, "refreshSeconds must be a number from 1 to 300"],
+    [{ docsUrl: "javascript:alert(1)" }, "docsUrl must start with http:// or https://"],
   ])("rejects %j", (raw, reason) => {
     expect(() => parseConfig(raw)).toThrow(reason);
   });

@@ -5,6 +5,9 @@ import { errorText } from "./errors";
 export interface AppConfig {
   apiBaseUrl: string;
   refreshSeconds: number;
+  /** Where this deployment's README is read (e.g. the repository's README.md page);
+   * the dead-letter figure links to its "Dead letters" section. Empty: no link. */
+  docsUrl: string;
 }
 
 export interface LoadedConfig {
@@ -13,7 +16,7 @@ export interface LoadedConfig {
   warning?: string;
 }
 
-export const DEFAULT_CONFIG: AppConfig = { apiBaseUrl: "", refreshSeconds: 3 };
+export const DEFAULT_CONFIG: AppConfig = { apiBaseUrl: "", refreshSeconds: 3, docsUrl: "" };
 
 export async function loadConfig(
   fetchImpl: typeof fetch = (i, init) => globalThis.fetch(i, init),
@@ -43,7 +46,7 @@ export function parseConfig(raw: unknown): AppConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new Error("not a JSON object");
   }
-  const { apiBaseUrl, refreshSeconds } = raw as Record<string, unknown>;
+  const { apiBaseUrl, refreshSeconds, docsUrl } = raw as Record<string, unknown>;
   const config = { ...DEFAULT_CONFIG };
   if (apiBaseUrl !== undefined) {
     if (typeof apiBaseUrl !== "string") throw new Error("apiBaseUrl must be a string");
@@ -56,6 +59,11 @@ export function parseConfig(raw: unknown): AppConfig {
       throw new Error("refreshSeconds must be a number from 1 to 300");
     }
     config.refreshSeconds = refreshSeconds;
+  }
+  if (docsUrl !== undefined) {
+    if (typeof docsUrl !== "string" || !/^https?:\/\//.test(docsUrl))
+      throw new Error("docsUrl must start with http:// or https://");
+    config.docsUrl = docsUrl;
   }
   return config;
 }

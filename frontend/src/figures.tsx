@@ -18,7 +18,21 @@ export function storeFigures(summary: CountSummary | null): StatItem[] {
   ];
 }
 
-export function pipelineFigures(stats: Stats | null, rate: number | undefined): StatItem[] {
+/** The README section on `countq dead-letters` (GitHub's anchor for its heading). */
+export const DEAD_LETTERS_SECTION = "#dead-letters-countq-dead-letters";
+
+/** What to run about dead letters: a link to the README section when the page knows where the README is. */
+function deadLettersHelp(docsUrl: string) {
+  const command = <code>countq dead-letters</code>;
+  if (!docsUrl) return <>inspect and replay: {command}</>;
+  return (
+    <a href={`${docsUrl}${DEAD_LETTERS_SECTION}`} target="_blank" rel="noreferrer">
+      inspect and replay: {command}
+    </a>
+  );
+}
+
+export function pipelineFigures(stats: Stats | null, rate: number | undefined, docsUrl = ""): StatItem[] {
   return [
     { label: "Backlog", value: stats ? formatInt(stats.backlog) : loading },
     { label: "Pending", value: stats ? formatInt(stats.pending) : loading },
@@ -26,6 +40,7 @@ export function pipelineFigures(stats: Stats | null, rate: number | undefined): 
       label: "Dead letters",
       value: stats ? formatInt(stats.dead_letters) : loading,
       warn: (stats?.dead_letters ?? 0) > 0,
+      detail: deadLettersHelp(docsUrl),
     },
     { label: "Oldest waiting", value: stats ? formatSeconds(stats.oldest_age_seconds) : loading },
     { label: "Consumers", value: stats ? formatInt(stats.consumers) : loading },

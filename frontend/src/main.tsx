@@ -13,6 +13,7 @@ void loadConfig().then(({ config, warning }) =>
         client={new ApiClient({ baseUrl: config.apiBaseUrl })}
         refreshMs={config.refreshSeconds * 1000}
         configWarning={warning}
+        docsUrl={config.docsUrl}
       />
     </StrictMode>,
   ),

@@ -1,4 +1,4 @@
-"""`countq producer | consumer | check | migrate | dev | importer`."""
+"""`countq producer | consumer | check | migrate | dev | importer | dead-letters | maintain`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ from pydantic import ValidationError
 from countq import logs
 from countq.config import ConfigError, Settings, get_settings
 
-COMMANDS = ("producer", "consumer", "check", "migrate", "dev", "importer")
+COMMANDS = (
+    "producer",
+    "consumer",
+    "check",
+    "migrate",
+    "dev",
+    "importer",
+    "dead-letters",
+    "maintain",
+)
 
 HELP = """commands:
   producer   the HTTP API (HTTP_PORT)
@@ -21,6 +30,8 @@ HELP = """commands:
   migrate    upgrade the database schema; creates the database when missing
   dev        migrate, then producer and consumer on this host (make run)
   importer   the importer Lambda's actions from a shell: provision | import
+  dead-letters  list | show | replay | purge the dead-letter stream
+  maintain   partitions ahead, RETENTION_DAYS applied (MySQL: needs ALTER, DROP)
 """
 
 
@@ -56,6 +67,27 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+def cmd_maintain(settings: Settings) -> int:
+    """The retention step (countq.db.retention); prints what it did as JSON."""
+    import json
+    from dataclasses import asdict
+
+    from sqlalchemy.exc import OperationalError
+
+    from countq.db.engine import create_engine, misconfiguration
+    from countq.db.retention import maintain
+
+    engine = create_engine(settings, pool_size=1)
+    try:
+        done = maintain(engine, settings.retention_days)
+    except OperationalError as exc:
+        raise (misconfiguration(exc, settings) or exc) from None
+    finally:
+        engine.dispose()
+    print(json.dumps(asdict(done)))
+    return 0
+
+
 def cmd_dev(settings: Settings) -> int:
     from countq import dev
 
@@ -68,6 +100,7 @@ HANDLERS: dict[str, Callable[[Settings], int]] = {
     "check": cmd_check,
     "migrate": cmd_migrate,
     "dev": cmd_dev,
+    "maintain": cmd_maintain,
 }
 
 
@@ -78,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="countq", epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=COMMANDS)
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="importer: provision | import ...")
+    parser.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="importer: provision | import ...; dead-letters: list | show | replay | purge ...",
+    )
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -93,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             from countq.importer.handler import main as importer_main
 
             return importer_main(args.args)
+        if args.command == "dead-letters":
+            from countq import deadletters
+
+            return deadletters.main(args.args, settings)
         return HANDLERS[args.command](settings)
     except ConfigError as exc:
         print(f"countq: {exc}", file=sys.stderr)

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         le=10,
         description="The longest a POST waits on Redis before its 503",
     )
+    retention_days: int | None = Field(
+        None, ge=1, description="Days of messages kept besides today; unset keeps everything"
+    )
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = Field(
         "plain", description="plain lines, or JSON lines (AWS: for CloudWatch Logs Insights)"

@@ -39,6 +39,14 @@ class Message:
     count: int
     enqueued_ms: int
 
+    def fields(self) -> dict[str, str]:
+        """The entry's fields again (parse_entry's inverse): a dead letter keeps them."""
+        return {
+            "id": str(uuid.UUID(bytes=self.message_id)),
+            "count": str(self.count),
+            "ts": str(self.enqueued_ms),
+        }
+
 
 def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
     """Validate one stream entry; ValueError means it can never be stored (poison)."""

@@ -16,7 +16,7 @@ locals {
   arn = {
     for service in [
       "ec2", "ecr", "ecs", "elasticloadbalancing", "lambda", "logs", "rds", "elasticache",
-      "secretsmanager", "sns", "cloudwatch", "servicediscovery", "application-autoscaling",
+      "secretsmanager", "sns", "cloudwatch", "servicediscovery", "application-autoscaling", "events",
     ] : service => "arn:${local.partition}:${service}:${local.region}:${local.account}"
   }
   iam_arn = "arn:${local.partition}:iam::${local.account}"
@@ -280,8 +280,20 @@ data "aws_iam_policy_document" "deploy_compute" {
       "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
       "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
       "lambda:TagResource", "lambda:UntagResource", "lambda:InvokeFunction",
+      "lambda:AddPermission", "lambda:RemovePermission",
     ]
     resources = ["${local.arn.lambda}:function:${local.prefix[each.key]}-*"]
+  }
+
+  statement {
+    sid = "OwnSchedules"
+    # The importer's maintain schedule: rules named after the environment.
+    actions = [
+      "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:ListTargetsByRule",
+      "events:PutTargets", "events:RemoveTargets", "events:TagResource", "events:UntagResource",
+      "events:ListTagsForResource",
+    ]
+    resources = ["${local.arn.events}:rule/${local.prefix[each.key]}-*"]
   }
 
   statement {

@@ -213,6 +213,7 @@ module "importer" {
   app_secret_arn     = module.rds.app_secret_arn
   log_retention_days = var.log_retention_days
   force_destroy      = !var.protect_data
+  retention_days     = var.retention_days
   # Reserving concurrency fails on accounts with a low quota (most new ones).
   reserved_concurrent_executions = var.importer_reserved_concurrency
   tags                           = local.tags

@@ -155,6 +155,12 @@ variable "create_redis_cache" {
   default     = true
 }
 
+variable "retention_days" {
+  description = "RETENTION_DAYS: days of messages kept besides today, applied hourly by the importer's maintain action (null: keep everything)."
+  type        = number
+  default     = null
+}
+
 variable "importer_reserved_concurrency" {
   description = "Concurrency reserved for the importer Lambda (null: none). Off by default: new accounts often have too small a quota to reserve any, and migrate/import are safe to run concurrently (a MySQL named lock)."
   type        = number

@@ -23,6 +23,7 @@ _insert_messages = messages.insert().prefix_with("OR IGNORE", dialect="sqlite")
 @dataclass(frozen=True, slots=True)
 class CountSummary:
     rows: int
+    stored_total: int
     last_value: int | None
     last_id: bytes | None
     updated_ms: int | None
@@ -46,6 +47,7 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
         .where(message_stats.c.id == STATS_ROW_ID)
         .values(
             row_count=message_stats.c.row_count + max(inserted, 0),
+            stored_total=message_stats.c.stored_total + max(inserted, 0),
             last_value=last.count,
             last_id=last.message_id,
             updated_ms=now_ms,
@@ -84,6 +86,7 @@ def _mysql_insert_sql(batch: Sequence[Message], now_ms: int) -> str:
 
 _summary_query = sa.select(
     message_stats.c.row_count,
+    message_stats.c.stored_total,
     message_stats.c.last_value,
     message_stats.c.last_id,
     message_stats.c.updated_ms,
@@ -93,8 +96,8 @@ _summary_query = sa.select(
 def read_summary(conn: Connection) -> CountSummary:
     row = conn.execute(_summary_query).one_or_none()
     if row is None:
-        return CountSummary(0, None, None, None)
-    return CountSummary(int(row[0]), row[1], row[2], row[3])
+        return CountSummary(0, 0, None, None, None)
+    return CountSummary(int(row[0]), int(row[1]), row[2], row[3], row[4])
 
 
 def summary(engine: Engine) -> CountSummary:

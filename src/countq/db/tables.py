@@ -1,7 +1,9 @@
 """The tables as the migrations create them; the migrations stay the source of truth.
 
-`messages` holds one row per message, unique on the producer-made id, so a
-redelivered message is stored once. `message_stats` is a one-row summary kept
+`messages` holds one row per message, unique on the producer-made id and its
+enqueue time (both travel with the message and never change), so a
+redelivered message is stored once; on MySQL it is partitioned by enqueue day
+(migration 0002, countq.db.retention). `message_stats` is a one-row summary kept
 in the same transaction as the insert: GET /count reads it by primary key, in
 time that does not grow with the table.
 """
@@ -21,10 +23,11 @@ messages = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("message_id", sa.LargeBinary(16), nullable=False, unique=True),
+    sa.Column("message_id", sa.LargeBinary(16), nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
-    sa.Column("enqueued_ms", sa.BigInteger, nullable=False),
+    sa.Column("enqueued_ms", sa.BigInteger, nullable=False, index=True),
     sa.Column("stored_ms", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("message_id", "enqueued_ms", name="uq_messages_message_id"),
 )
 
 message_stats = sa.Table(
@@ -35,6 +38,11 @@ message_stats = sa.Table(
     sa.Column("last_value", sa.BigInteger, nullable=True),
     sa.Column("last_id", sa.LargeBinary(16), nullable=True),
     sa.Column("updated_ms", sa.BigInteger, nullable=True),
+    # Every message ever stored; row_count is the rows held now (RETENTION_DAYS).
+    sa.Column("stored_total", sa.BigInteger, nullable=False),
+    # A partition drop in progress (countq.db.retention mends an interrupted one).
+    sa.Column("drop_partition", sa.String(64), nullable=True),
+    sa.Column("drop_rows", sa.BigInteger, nullable=True),
 )
 
 # The summary's one row (the first migration inserts it).

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         help="create the database, run the migrations as the master user, "
         "create or update the application's user",
     )
+    sub.add_parser("maintain", help="create partitions ahead, drop the ones past RETENTION_DAYS")
     imp = sub.add_parser("import", help="run an SQL dump from S3 (.gz accepted)")
     imp.add_argument("--bucket", required=True)
     imp.add_argument("--key", required=True)

@@ -4,6 +4,8 @@ runs never interleave:
 - provision: create the database if needed, run the Alembic migrations as the
   master user (DB_SECRET_ARN), then create or update the application's user
   (APP_DB_SECRET_ARN) with only SELECT, INSERT and UPDATE on the database;
+- maintain: the retention step (countq.db.retention) as the master user, who
+  may ALTER and DROP partitions; an EventBridge schedule invokes it;
 - import: stream an SQL dump from S3 and run it statement by statement in one
   transaction. MySQL commits implicitly before and after DDL, so a dump with
   CREATE TABLE and the like is only partly undone on failure; the result
@@ -85,6 +87,15 @@ class Imported(Result):
 
 
 @dataclass
+class Maintained(Result):
+    ran: bool
+    created: list[str]
+    dropped: dict[str, int]
+    deleted: int
+    mended: str | None
+
+
+@dataclass
 class ImportFailed(Result):
     bucket: str
     key: str
@@ -104,6 +115,8 @@ def run(event: dict[str, Any], time_left: TimeLeft = unlimited) -> Result:
     try:
         if action in PROVISION:
             return provision(settings, action)
+        if action == "maintain":
+            return maintain(settings)
         if action == "import":
             bucket, key = event.get("bucket"), event.get("key")
             if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
@@ -113,7 +126,10 @@ def run(event: dict[str, Any], time_left: TimeLeft = unlimited) -> Result:
         # One clear line in the result and the log; the traceback goes to the log only.
         log.exception("importer action %s failed", action)
         return Failed(action, False, f"{type(exc).__name__}: {exc}")
-    usage = '{"action": "provision"} or {"action": "import", "bucket": ..., "key": ...}'
+    usage = (
+        '{"action": "provision"}, {"action": "maintain"}'
+        ' or {"action": "import", "bucket": ..., "key": ...}'
+    )
     return Failed(action, False, f"unknown action; use {usage}")
 
 
@@ -134,6 +150,20 @@ def provision(settings: Settings, action: str = "provision") -> Provisioned:
         revoked = admin.ensure_app_user(settings, app["username"], app["password"])
     return Provisioned(
         action, True, settings.mysql_database, app["username"], admin.APP_PRIVILEGES, revoked
+    )
+
+
+def maintain(settings: Settings) -> Maintained:
+    """Partitions ahead and RETENTION_DAYS, as the master user (its own named lock)."""
+    from countq.db.retention import maintain as run_maintenance
+
+    engine = create_engine(settings.model_copy(update={"database_url": None}), pool_size=1)
+    try:
+        done = run_maintenance(engine, settings.retention_days)
+    finally:
+        engine.dispose()
+    return Maintained(
+        "maintain", True, done.ran, done.created, done.dropped, done.deleted, done.mended
     )
 
 

@@ -43,6 +43,7 @@ def _lua(name: str) -> str:
 ENQUEUE_LUA = _lua("enqueue")
 ACK_LUA = _lua("ack")
 DEAD_LETTER_LUA = _lua("dead_letter")
+REPLAY_LUA = _lua("replay")  # countq dead-letters replay
 
 
 class QueueStats(TypedDict):

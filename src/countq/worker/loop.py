@@ -173,7 +173,8 @@ class Consumer:
             try:
                 inserted = self.retry("database", partial(self._commit, [message]))
             except (DataError, IntegrityError) as exc:
-                self._dead_letter(message.entry_id, None, f"database refused it: {exc.orig}")
+                reason = f"database refused it: {exc.orig}"
+                self._dead_letter(message.entry_id, message.fields(), reason)
                 continue
             STORED.inc(inserted)
             self.ack([message.entry_id])

@@ -165,18 +165,53 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = {
-      MYSQL_HOST        = var.mysql_host
-      MYSQL_PORT        = tostring(var.mysql_port)
-      MYSQL_DATABASE    = var.mysql_database
-      MYSQL_TLS         = "true"
-      MYSQL_TLS_CA      = var.mysql_tls_ca
-      DB_SECRET_ARN     = var.master_secret_arn
-      APP_DB_SECRET_ARN = var.app_secret_arn
-    }
+    variables = merge(
+      {
+        MYSQL_HOST        = var.mysql_host
+        MYSQL_PORT        = tostring(var.mysql_port)
+        MYSQL_DATABASE    = var.mysql_database
+        MYSQL_TLS         = "true"
+        MYSQL_TLS_CA      = var.mysql_tls_ca
+        DB_SECRET_ARN     = var.master_secret_arn
+        APP_DB_SECRET_ARN = var.app_secret_arn
+      },
+      var.retention_days == null ? {} : { RETENTION_DAYS = tostring(var.retention_days) },
+    )
   }
 
   tags = var.tags
 
   depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy_attachment.vpc, aws_iam_role_policy.this]
+}
+
+# --- The maintain action on a schedule: day partitions created ahead and,
+# with RETENTION_DAYS, old days dropped (countq.db.retention). It needs the
+# master user's ALTER and DROP, which only this function has.
+
+resource "aws_cloudwatch_event_rule" "maintain" {
+  count = var.maintenance_schedule == null ? 0 : 1
+
+  name                = "${var.name}-maintain"
+  description         = "Invoke ${var.name} with {\"action\": \"maintain\"}"
+  schedule_expression = var.maintenance_schedule
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "maintain" {
+  count = var.maintenance_schedule == null ? 0 : 1
+
+  rule  = aws_cloudwatch_event_rule.maintain[0].name
+  arn   = aws_lambda_function.this.arn
+  input = jsonencode({ action = "maintain" })
+}
+
+resource "aws_lambda_permission" "maintain" {
+  count = var.maintenance_schedule == null ? 0 : 1
+
+  statement_id  = "MaintainOnSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.maintain[0].arn
 }

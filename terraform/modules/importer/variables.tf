@@ -80,6 +80,18 @@ variable "log_retention_days" {
   default     = 30
 }
 
+variable "retention_days" {
+  description = "RETENTION_DAYS of the maintain action: days of messages kept besides today (null: keep everything)."
+  type        = number
+  default     = null
+}
+
+variable "maintenance_schedule" {
+  description = "EventBridge schedule expression that invokes the maintain action (partitions created ahead, RETENTION_DAYS applied); null: no schedule."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
 variable "force_destroy" {
   description = "Delete the imports bucket with its objects on destroy (non-production)."
   type        = bool

@@ -194,7 +194,7 @@ def test_get_count_and_stats_follow_the_pipeline(client: TestClient, settings: S
     while consumer.run_once():
         pass
     body = client.get("/count").json()
-    assert body["rows"] == 3
+    assert (body["rows"], body["stored_total"]) == (3, 3)
     assert body["last_value"] == 7
     assert body["last_id"] == ids[-1]
     assert body["updated_at"].endswith("+00:00")
@@ -208,7 +208,14 @@ def test_get_count_and_stats_follow_the_pipeline(client: TestClient, settings: S
 def test_openapi_documents_the_fields(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     count_out = schema["components"]["schemas"]["CountOut"]["properties"]
-    assert set(count_out) == {"rows", "last_value", "last_id", "updated_at", "hostname"}
+    assert set(count_out) == {
+        "rows",
+        "stored_total",
+        "last_value",
+        "last_id",
+        "updated_at",
+        "hostname",
+    }
     body = schema["paths"]["/count"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["properties"]["count"]["type"] == "integer"
     assert client.get("/docs").status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -11,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from countq.api.app import create_app
 from countq.config import Settings
+from countq.messages import uuid7
 from countq.worker.loop import Consumer
 from tests.helpers.database import db_rows
-from tests.helpers.processes import wait_until
+from tests.helpers.processes import settings_env, wait_until
 from tests.helpers.redis_cluster import RedisClusterProcs
 
 
@@ -48,3 +51,35 @@ def test_end_to_end_on_a_redis_cluster(redis_cluster: str, settings: Settings) -
     # Every key lives in one slot, so scripts and MULTI work across the cluster.
     node = redis.RedisCluster.from_url(redis_cluster)
     assert node.keyslot(clustered.stream_key) == node.keyslot(clustered.dead_key)
+
+
+def test_dead_letters_replay_and_purge_on_a_redis_cluster(
+    redis_cluster: str, settings: Settings
+) -> None:
+    """The replay script touches the stream and the dead-letter stream: one slot."""
+    clustered = settings.model_copy(update={"redis_url": redis_cluster, "redis_cluster": True})
+    node = redis.RedisCluster.from_url(redis_cluster, decode_responses=True)
+    node.xadd(clustered.stream_key, {"id": str(uuid7()), "count": "x", "ts": "0"})
+    node.xadd(clustered.stream_key, {"id": str(uuid7()), "count": "y", "ts": "0"})
+    consumer = Consumer(clustered, name="cluster-dl")
+    while consumer.run_once():
+        pass
+    first, second = (eid for eid, _ in node.xrange(clustered.dead_key))
+    env = settings_env(clustered)
+    replay = countq_cli(env, "dead-letters", "replay", first)
+    assert replay.returncode == 0, replay.stderr
+    assert [f["count"] for _, f in node.xrange(clustered.stream_key)] == ["x"]
+    purge = countq_cli(env, "dead-letters", "purge", second, "--yes")
+    assert purge.returncode == 0, purge.stderr
+    assert node.xlen(clustered.dead_key) == 0
+
+
+def countq_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "countq", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )

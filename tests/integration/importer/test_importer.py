@@ -85,6 +85,7 @@ def test_app_user_can_insert_and_read_but_not_drop_or_create_users(importer_env:
             ("DROP TABLE messages", ER_TABLEACCESS_DENIED),
             ("DELETE FROM messages", ER_TABLEACCESS_DENIED),
             ("CREATE TABLE other (id INT)", ER_TABLEACCESS_DENIED),
+            ("ALTER TABLE messages DROP PARTITION pbefore", ER_TABLEACCESS_DENIED),
             ("CREATE USER 'intruder'@'%' IDENTIFIED BY 'x'", ER_SPECIFIC_ACCESS_DENIED),
         ]:
             with pytest.raises(pymysql.err.OperationalError) as denied:
@@ -92,6 +93,33 @@ def test_app_user_can_insert_and_read_but_not_drop_or_create_users(importer_env:
             assert denied.value.args[0] == code, sql
     conn.close()
     assert query(importer_env.database, "SELECT COUNT(*) FROM messages") == [(1,)]
+
+
+def test_maintain_runs_retention_as_the_master_user(
+    importer_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app user may not drop partitions (above); the importer's action does."""
+    assert handler({"action": "provision"}, None)["ok"]
+    with root_connection(importer_env.database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO messages (message_id, count, enqueued_ms, stored_ms) VALUES (%s, 1, 5, 5)",
+            (uuid.uuid4().bytes,),
+        )
+        cur.execute("UPDATE message_stats SET row_count = 1, stored_total = 1")
+    assert handler({"action": "maintain"}, None) == {
+        "action": "maintain",
+        "ok": True,
+        "ran": True,
+        "created": [],
+        "dropped": {},
+        "deleted": 0,
+        "mended": None,
+    }
+    monkeypatch.setenv("RETENTION_DAYS", "1")  # pbefore ends today: kept until tomorrow
+    assert handler({"action": "maintain"}, None)["dropped"] == {}
+    assert query(importer_env.database, "SELECT row_count, stored_total FROM message_stats") == [
+        (1, 1)
+    ]
 
 
 def test_migrate_revokes_privileges_granted_by_hand(importer_env: Env) -> None:

@@ -315,7 +315,7 @@ TERRAFORM_CALLS = terraform_calls()
 ARN_SERVICES = [
     "ec2", "ecr", "ecs", "elasticloadbalancing", "lambda", "logs", "rds", "elasticache",
     "secretsmanager", "sns", "cloudwatch", "iam", "cloudfront", "servicediscovery",
-    "application-autoscaling",
+    "application-autoscaling", "events",
 ]  # fmt: skip
 
 

@@ -48,6 +48,7 @@ ENDPOINT_SERVICES = (
     "ecs",
     "elasticache",
     "elbv2",
+    "events",
     "iam",
     "kms",
     "lambda",

@@ -287,3 +287,18 @@ def test_first_deploy_and_teardown_hazards(env_run: EnvironmentRun) -> None:
         if r["address"] == "aws_ecs_service.this"
     )
     assert "var.load_balancer" in service["depends_on"]
+
+
+def test_maintenance_runs_hourly_as_the_importer(env_run: EnvironmentRun) -> None:
+    """RETENTION_DAYS is applied by the importer's maintain action on a schedule."""
+    (function,) = applied(env_run, "aws_lambda_function")
+    (rule,) = applied(env_run, "aws_cloudwatch_event_rule")
+    (target,) = applied(env_run, "aws_cloudwatch_event_target")
+    (permission,) = applied(env_run, "aws_lambda_permission")
+    assert rule["values"]["schedule_expression"] == "rate(1 hour)"
+    assert target["values"]["arn"] == function["values"]["arn"]
+    assert json.loads(target["values"]["input"]) == {"action": "maintain"}
+    assert permission["values"]["principal"] == "events.amazonaws.com"
+    assert permission["values"]["source_arn"] == rule["values"]["arn"]
+    # Unset by default: keep everything.
+    assert "RETENTION_DAYS" not in function["values"]["environment"][0]["variables"]

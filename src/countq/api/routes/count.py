@@ -30,6 +30,7 @@ def get_count(engine: Database) -> CountOut:
     summary = repo.summary(engine)
     return CountOut(
         rows=summary.rows,
+        stored_total=summary.stored_total,
         last_value=summary.last_value,
         last_id=str(uuid.UUID(bytes=bytes(summary.last_id))) if summary.last_id else None,
         updated_at=repo.ms_to_iso(summary.updated_ms),

@@ -1,0 +1,202 @@
+"""RETENTION_DAYS: day partitions on the real MariaDB, batched deletes on SQLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pymysql
+import redis
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from countq.api.app import create_app
+from countq.config import Settings
+from countq.db import repo, retention
+from countq.db.engine import create_engine
+from countq.db.migrate import upgrade
+from countq.db.retention import DAY_MS, day_start, partition_name
+from countq.messages import Message, uuid7
+from countq.worker.loop import Consumer
+from tests.helpers.database import db_rows, root_connection
+from tests.helpers.processes import settings_env, wait_until
+from tests.helpers.services import REDIS_URL, ROOT
+
+NOW_MS = time.time_ns() // 1_000_000
+TODAY = day_start(NOW_MS)
+
+
+def msg(enqueued_ms: int, count: int = 1, message_id: bytes | None = None) -> Message:
+    return Message("0-1", message_id or uuid7().bytes, count, enqueued_ms)
+
+
+def store(settings: Settings, *batch: Message) -> int:
+    engine = create_engine(settings)
+    try:
+        with engine.begin() as conn:
+            return repo.store_batch(conn, batch)
+    finally:
+        engine.dispose()
+
+
+def partitions(settings: Settings) -> dict[str, int]:
+    """Partition name -> rows it holds (exact counts)."""
+    database = sa.make_url(settings.effective_database_url()).database
+    with root_connection(database) as conn, conn.cursor() as cur:
+        names = [n for n, _ in retention.partitions(cur)]
+        counts = {}
+        for name in names:
+            cur.execute(f"SELECT COUNT(*) FROM messages PARTITION ({name})")  # noqa: S608
+            counts[name] = int(cur.fetchone()[0])
+    return counts
+
+
+def maintain(settings: Settings, days: int | None, now_ms: int = NOW_MS) -> retention.Maintenance:
+    engine = create_engine(settings)
+    try:
+        return retention.maintain(engine, days, now_ms)
+    finally:
+        engine.dispose()
+
+
+def test_the_migration_partitions_by_day_with_days_ahead(settings: Settings) -> None:
+    names = list(partitions(settings))
+    ahead = [partition_name(TODAY + i * DAY_MS) for i in range(retention.AHEAD_DAYS + 1)]
+    assert names == ["pbefore", *ahead, "pfuture"]
+    assert maintain(settings, None).created == []  # already as far ahead as wanted
+
+
+def test_a_redelivery_across_a_partition_boundary_is_stored_once(settings: Settings) -> None:
+    """The last millisecond of today goes to today's partition, and a redelivery
+    after midnight carries the same enqueue time: same partition, refused."""
+    last_ms = TODAY + DAY_MS - 1
+    late, early = msg(last_ms, 1), msg(last_ms + 1, 2)
+    assert store(settings, late, early) == 2
+    counts = partitions(settings)
+    assert counts[partition_name(TODAY)] == 1
+    assert counts[partition_name(TODAY + DAY_MS)] == 1
+    # The redelivery, stored "tomorrow": stored_ms differs, enqueued_ms does not.
+    assert store(settings, late, early, msg(last_ms + 5, 3)) == 1
+    assert db_rows(settings) == (3, 3, 3)
+
+
+def test_a_drop_keeps_the_summary_equal_to_count(settings: Settings) -> None:
+    old, today, later = msg(0), msg(NOW_MS), msg(TODAY + 9 * DAY_MS)  # later: in pfuture
+    assert store(settings, old, today, later) == 3
+    in_ten_days = NOW_MS + 10 * DAY_MS
+    done = maintain(settings, 2, now_ms=in_ten_days)
+    # Cutoff: ten days on, minus two days kept: every partition up to today+7 ends before it.
+    assert "pbefore" in done.dropped and partition_name(TODAY) in done.dropped
+    assert done.deleted == 2
+    assert partition_name(TODAY + 9 * DAY_MS) in done.created  # split off pfuture, row kept
+    assert db_rows(settings) == (1, 1, 1)
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/count").json()
+    assert (body["rows"], body["stored_total"]) == (1, 3)
+    assert partitions(settings)[partition_name(TODAY + 9 * DAY_MS)] == 1
+    assert maintain(settings, 2, now_ms=in_ten_days) == retention.Maintenance(ran=True)
+
+
+def test_drops_while_the_consumer_stores_keep_the_summary_right(settings: Settings) -> None:
+    """A running consumer stores into the very partitions being dropped (late
+    redeliveries, replays): its inserts wait on the drop's lock, or lose a
+    deadlock and are retried like any database error, never lost. The summary
+    equals COUNT(*) afterwards."""
+    for day in range(6):
+        store(settings, *(msg(TODAY + day * DAY_MS + i) for i in range(200)))
+    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    consumer = Consumer(settings, name="retention")
+    consumer.queue.ensure_group()
+    thread = threading.Thread(target=consumer.run)
+    thread.start()
+    try:
+        for day in range(1, 6):
+            for n in range(50):
+                ts = TODAY + (n % 6) * DAY_MS + 500 + n
+                r.xadd(settings.stream_key, {"id": str(uuid7()), "count": "1", "ts": str(ts)})
+            assert maintain(settings, 1, now_ms=NOW_MS + day * DAY_MS).ran
+        wait_until(lambda: r.xlen(settings.stream_key) == 0, timeout=30)
+    finally:
+        consumer.stopping.set()
+        thread.join(timeout=30)
+    rows, distinct, summary = db_rows(settings)
+    assert rows == distinct == summary
+    assert partition_name(TODAY) not in partitions(settings)
+    assert r.xlen(settings.dead_key) == 0
+
+
+def test_a_second_run_waits_for_nobody(settings: Settings) -> None:
+    database = sa.make_url(settings.effective_database_url()).database
+    holder = pymysql.connect(host="127.0.0.1", user="root", password="", database=database)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (retention.lock_name(str(database)),))
+        started = time.monotonic()
+        assert maintain(settings, 1) == retention.Maintenance(ran=False)
+        assert time.monotonic() - started < 5
+    finally:
+        holder.close()
+    assert maintain(settings, 1).ran
+
+
+def test_a_drop_interrupted_after_the_drop_is_mended(settings: Settings) -> None:
+    store(settings, msg(0), msg(1), msg(NOW_MS))
+    database = sa.make_url(settings.effective_database_url()).database
+    with root_connection(database) as conn, conn.cursor() as cur:
+        # What _drop leaves behind when it dies between the DROP and the summary.
+        cur.execute("UPDATE message_stats SET drop_partition = 'pbefore', drop_rows = 2")
+        cur.execute("ALTER TABLE messages DROP PARTITION pbefore")
+    assert db_rows(settings) == (1, 1, 3)
+    assert maintain(settings, None).mended == "pbefore"
+    assert db_rows(settings) == (1, 1, 1)
+    # Journalled but died before the DROP: forgotten, the partition stays.
+    with root_connection(database) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE message_stats SET drop_partition = %s", (partition_name(TODAY),))
+    assert maintain(settings, None).mended == partition_name(TODAY)
+    assert db_rows(settings) == (1, 1, 1)
+
+
+def test_sqlite_deletes_old_rows_in_batches(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path)
+    engine = create_engine(s)
+    upgrade(engine)
+    with engine.begin() as conn:
+        repo.store_batch(conn, [msg(i) for i in range(25)] + [msg(NOW_MS)])
+    assert retention.delete_in_batches(engine, before_ms=1000, batch=10) == 25
+    assert retention.maintain(engine, 1, NOW_MS).deleted == 0
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT COUNT(*) FROM messages")).scalar_one()
+        summary = repo.read_summary(conn)
+    engine.dispose()
+    assert (left, summary.rows, summary.stored_total) == (1, 1, 26)
+
+
+def test_countq_maintain_prints_what_it_did(settings: Settings) -> None:
+    env = {**settings_env(settings), "RETENTION_DAYS": "3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "countq", "maintain"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    done = json.loads(result.stdout)
+    assert done == {"ran": True, "created": [], "dropped": {}, "deleted": 0, "mended": None}
+    bad = subprocess.run(
+        [sys.executable, "-m", "countq", "maintain"],
+        env={**env, "RETENTION_DAYS": "0"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr == "countq: RETENTION_DAYS='0': Input should be greater than or equal to 1\n"

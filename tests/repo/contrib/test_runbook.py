@@ -1,0 +1,192 @@
+"""docs/runbook.md: every alarm has an entry, and every command it names exists.
+
+`countq` commands are parsed by the real CLI (and the read-only ones run on
+the real Redis and MariaDB); `aws` commands are checked against the AWS CLI's
+own command and option tables (what `aws <svc> <op> help` reads), options
+included; `scripts/deploy.sh` flags against the script's usage; `terragrunt`
+state commands against Terraform and the stack's resource addresses.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from functools import cache
+from typing import Any
+
+import redis
+from awscli.clidriver import ServiceCommand, create_clidriver
+
+from countq import cli, deadletters
+from countq.config import Settings
+from tests.helpers.processes import settings_env
+from tests.helpers.services import REDIS_URL, ROOT, require_tool
+
+RUNBOOK = ROOT / "docs" / "runbook.md"
+MONITORING = ROOT / "terraform" / "modules" / "monitoring" / "main.tf"
+# What `${each.key}` takes in the monitoring module's for_each alarms.
+EACH_KEY = {
+    "http_5xx": ["target", "elb"],
+    "ecs_running": ["producer", "consumer"],  # var.service_names in terraform/stack
+}
+PLACEHOLDER_ID = "1764283170123-0"
+
+
+def commands() -> list[str]:
+    """Every line of the runbook's ```sh blocks, and every inline `countq ...`."""
+    text = RUNBOOK.read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        found += [line.strip() for line in block.splitlines() if line.strip()]
+    for inline in re.findall(r"`(countq [^`]+)`", text):
+        found.append(" ".join(inline.split()))
+    return found
+
+
+def by_tool(tool: str) -> list[list[str]]:
+    return [shlex.split(c) for c in commands() if c.split()[0] == tool]
+
+
+def test_every_command_is_of_a_known_kind() -> None:
+    kinds = {"countq", "aws", "scripts/deploy.sh", "terragrunt", "curl"}
+    assert {c.split()[0] for c in commands()} <= kinds
+
+
+def test_every_alarm_has_an_entry() -> None:
+    tf = MONITORING.read_text(encoding="utf-8")
+    alarms = re.findall(
+        r'resource "aws_cloudwatch_metric_alarm" "(\w+)" \{'
+        r'.*?alarm_name\s*=\s*"\$\{var\.name\}-([^"]+)"',
+        tf,
+        re.DOTALL,
+    )
+    assert len(alarms) == tf.count('resource "aws_cloudwatch_metric_alarm"')
+    headings = set(re.findall(r"^### .*$", RUNBOOK.read_text(encoding="utf-8"), re.MULTILINE))
+    text = "\n".join(headings)
+    for resource, name in alarms:
+        keys = EACH_KEY.get(resource, [""]) if "${each.key}" in name else [""]
+        for key in keys:
+            alarm = "countq-prod-" + name.replace("${each.key}", key)
+            assert f"`{alarm}`" in text, f"no runbook heading for {alarm}"
+
+
+def test_each_situation_the_issue_lists_has_an_entry() -> None:
+    text = RUNBOOK.read_text(encoding="utf-8")
+    for heading in [
+        "### A backlog that keeps growing",
+        "### Dead letters appearing",
+        "### RDS storage filling",
+        "### Redis near its usage limits",
+        "### A Redis failover",
+        "### A deploy that failed half way",
+        "### Restoring RDS from a snapshot into a new instance",
+    ]:
+        assert heading in text
+
+
+def _countq_argv(argv: list[str]) -> list[str]:
+    return [PLACEHOLDER_ID if a == "<id>" else a for a in argv[1:]]
+
+
+def test_countq_commands_parse() -> None:
+    found = by_tool("countq")
+    assert found
+    for argv in found:
+        args = _countq_argv(argv)
+        assert args[0] in cli.COMMANDS, argv
+        if args[0] == "dead-letters":
+            parsed = deadletters.parser().parse_args(args[1:])  # exits 2 on a bad one
+            if parsed.action == "replay":
+                assert bool(parsed.ids) != parsed.all, argv
+            if parsed.action == "purge":
+                assert bool(parsed.ids) != (parsed.older_than is not None), argv
+                assert parsed.yes, f"{argv}: a one-off task has no terminal to confirm on"
+
+
+def test_read_only_countq_commands_run(settings: Settings) -> None:
+    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    r.xadd(settings.dead_key, {"id": "x", "count": "1", "ts": "0", "reason": "runbook"})
+    ran = 0
+    for argv in by_tool("countq"):
+        args = _countq_argv(argv)
+        if args[:2] != ["dead-letters", "list"]:
+            continue
+        result = subprocess.run(
+            [sys.executable, "-m", "countq", *args],
+            env=settings_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "runbook" in result.stdout
+        ran += 1
+    assert ran
+
+
+@cache
+def aws_driver() -> Any:
+    return create_clidriver()
+
+
+def test_aws_commands_and_their_options_exist() -> None:
+    driver = aws_driver()
+    global_options = set(driver._get_argument_table())
+    found = by_tool("aws")
+    assert found
+    for argv in found:
+        table = driver._get_command_table()
+        command: Any = None
+        # aws <service> <operation> (or wait <waiter>): walk down to the leaf.
+        for word in (a for a in argv[1:] if not a.startswith("-")):
+            assert word in table, f"{argv}: no command {word}"
+            command = table[word]
+            sub = getattr(command, "subcommand_table", None)
+            if not sub and isinstance(command, ServiceCommand):
+                sub = command._get_command_table()
+            if not sub:
+                break
+            table = sub
+        assert command is not None and not isinstance(command, ServiceCommand), argv
+        options = set(command.arg_table) | global_options
+        for arg in argv[2:]:
+            if arg.startswith("--"):
+                assert arg[2:] in options, f"{argv}: no option {arg}"
+
+
+def test_deploy_script_flags_exist() -> None:
+    usage = (ROOT / "scripts" / "deploy.sh").read_text(encoding="utf-8")
+    found = by_tool("scripts/deploy.sh")
+    assert found
+    for argv in found:
+        for arg in argv[1:]:
+            if arg.startswith("--"):
+                assert f"[{arg}" in usage or f" {arg}" in usage, f"{argv}: no flag {arg}"
+
+
+def test_terragrunt_state_commands_name_a_real_address() -> None:
+    terraform = require_tool("terraform")
+    main = (ROOT / "terraform" / "stack" / "main.tf").read_text(encoding="utf-8")
+    found = by_tool("terragrunt")
+    assert found
+    for argv in found:
+        sub = argv[1:3] if argv[1] == "state" else argv[1:2]
+        help_run = subprocess.run(
+            [terraform, *sub, "-help"], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert help_run.returncode == 0, f"terraform {' '.join(sub)}: {help_run.stderr}"
+        address = next(a for a in argv if a.startswith("module."))
+        module, resource = re.fullmatch(r"module\.(\w+)\.(\w+\.\w+)", address).groups()  # type: ignore[union-attr]
+        source = re.search(rf'module "{module}" \{{\s*source\s*=\s*"\.\./modules/([\w-]+)"', main)
+        assert source, f"no module {module} in the stack"
+        module_tf = (ROOT / "terraform" / "modules" / source[1] / "main.tf").read_text()
+        kind, name = resource.split(".")
+        assert f'resource "{kind}" "{name}"' in module_tf, address
+
+
+def test_curl_is_there_for_the_stats_check() -> None:
+    require_tool("curl")
+    assert any("/stats" in " ".join(argv) for argv in by_tool("curl"))
