@@ -14,26 +14,15 @@ from pathlib import Path
 import redis
 
 from countq.config import Settings
-from countq.messages import uuid7
 from tests.helpers.database import db_rows, migrate
 from tests.helpers.loadgen import OpenLoop
 from tests.helpers.private_mariadb import PrivateMariaDB
 from tests.helpers.processes import LiveStack, free_port, settings_env, wait_until
 from tests.helpers.services import REDIS_URL
+from tests.helpers.streams import fill_stream
 
 BACKLOG = 30_000
 POST_RATE = 200.0
-
-
-def fill_stream(settings: Settings, n: int) -> None:
-    """Queue n messages the way the producer does, in pipelined chunks."""
-    r = redis.Redis.from_url(REDIS_URL)
-    r.xgroup_create(settings.stream_key, settings.group, id="0", mkstream=True)
-    for start in range(0, n, 5000):
-        pipe = r.pipeline(transaction=False)
-        for i in range(start, min(n, start + 5000)):
-            pipe.xadd(settings.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
-        pipe.execute()
 
 
 def test_mariadb_sigkilled_twice_while_draining(redis_queue: str, tmp_path: Path) -> None:

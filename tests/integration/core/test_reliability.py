@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from countq.api.app import create_app
 from countq.config import Settings
-from countq.messages import uuid7
 from countq.worker.loop import Consumer
 from tests.helpers.database import db_rows
 from tests.helpers.processes import (
@@ -31,18 +30,8 @@ from tests.helpers.processes import (
     wait_until,
 )
 from tests.helpers.services import MYSQL, REDIS_URL
+from tests.helpers.streams import fill_stream
 from tests.helpers.tcp_proxy import TcpProxy
-
-
-def fill_stream(settings: Settings, n: int) -> None:
-    """Queue n messages the way the producer does, in pipelined chunks."""
-    r = redis.Redis.from_url(REDIS_URL)
-    r.xgroup_create(settings.stream_key, settings.group, id="0", mkstream=True)
-    for start in range(0, n, 5000):
-        pipe = r.pipeline(transaction=False)
-        for i in range(start, min(n, start + 5000)):
-            pipe.xadd(settings.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
-        pipe.execute()
 
 
 def test_sigkill_while_draining_loses_and_duplicates_nothing(
