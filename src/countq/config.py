@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     mysql_tls: bool = False
     mysql_tls_ca: str | None = Field(None, description="CA bundle for MYSQL_TLS (e.g. RDS)")
     db_secret_arn: str | None = None
+    mysql_rotation_grace_s: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        description="How long the importer keeps a rotated-out app password valid after the switch",
+    )
 
     # HTTP and queue behaviour
     http_port: int = Field(5080, ge=0, le=65535, description="The producer's HTTP port")

@@ -47,7 +47,9 @@ def _secretsmanager() -> Any:
 
 def _fetch(arn: str) -> dict[str, str]:
     try:
-        response = _secretsmanager().get_secret_value(SecretId=arn)
+        # Said explicitly (it is the default): a rotation stages its new value as
+        # AWSPENDING, and a service must only ever see what the server accepts.
+        response = _secretsmanager().get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
     except Exception as exc:
         # The exception text names the ARN and the AWS error, never the value.
         raise SecretError(f"cannot read secret {arn}: {exc}") from exc

@@ -472,6 +472,8 @@ data "aws_iam_policy_document" "deploy_data" {
       "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
       "secretsmanager:UpdateSecret", "secretsmanager:ListSecretVersionIds", "secretsmanager:GetResourcePolicy",
       "secretsmanager:TagResource", "secretsmanager:UntagResource",
+      # A replaced secret version (mysql_app_password_version) gives up its AWSPENDING/AWSPREVIOUS label.
+      "secretsmanager:UpdateSecretVersionStage",
     ]
     resources = ["${local.arn.secretsmanager}:secret:${local.prefix[each.key]}/*"]
   }

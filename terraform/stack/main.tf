@@ -109,6 +109,7 @@ module "rds" {
     importer = module.importer.security_group_id
   }
   secret_recovery_window_days = var.protect_data ? 7 : 0
+  app_password_version        = var.mysql_app_password_version
   tags                        = local.tags
 }
 

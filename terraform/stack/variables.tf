@@ -131,6 +131,17 @@ variable "db_backup_retention_days" {
   default     = 1
 }
 
+variable "mysql_app_password_version" {
+  description = "Bump (2, 3, ...) and run scripts/deploy.sh to rotate the application's MySQL password: the new one waits as AWSPENDING until the importer has set it on the MySQL user, then becomes AWSCURRENT; the services pick it up without a restart."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.mysql_app_password_version >= 1 && floor(var.mysql_app_password_version) == var.mysql_app_password_version
+    error_message = "mysql_app_password_version must be a whole number from 1 up."
+  }
+}
+
 variable "db_max_connections_alarm" {
   description = "RDS connection count that raises an alarm."
   type        = number

@@ -22,7 +22,7 @@ class Env:
     bucket: str
 
     def app_connection(self, password: str | None = None) -> pymysql.Connection[Any]:
-        secret = json.loads(self.sm.get_secret_value(SecretId=self.app_arn)["SecretString"])
+        secret = self.app_secret()
         return pymysql.connect(
             host=MYSQL["host"],
             port=MYSQL["port"],
@@ -35,3 +35,23 @@ class Env:
 
     def put_dump(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def app_secret(self, stage: str = "AWSCURRENT") -> dict[str, str]:
+        """The app secret's value under `stage`, named explicitly: moto 5.2.5 keeps
+        answering the old version to a call without one after AWSCURRENT moved."""
+        value = self.sm.get_secret_value(SecretId=self.app_arn, VersionStage=stage)
+        return dict(json.loads(value["SecretString"]))
+
+    def stage_password(self, password: str) -> str:
+        """A new app password as AWSPENDING, as Terraform writes it; its version id."""
+        value = json.dumps({"username": self.app_user, "password": password})
+        return str(
+            self.sm.put_secret_value(
+                SecretId=self.app_arn, SecretString=value, VersionStages=["AWSPENDING"]
+            )["VersionId"]
+        )
+
+    def stages(self) -> dict[str, list[str]]:
+        """Each version's staging labels (versions without one left out)."""
+        versions = self.sm.describe_secret(SecretId=self.app_arn)["VersionIdsToStages"]
+        return {v: sorted(labels) for v, labels in versions.items() if labels}

@@ -80,8 +80,12 @@ def ensure_database(settings: Settings) -> None:
         conn.close()
 
 
-def ensure_app_user(settings: Settings, username: str, password: str) -> bool:
-    """Create or update the app user with exactly APP_PRIVILEGES on the database.
+def ensure_app_user(
+    settings: Settings, username: str, password: str, *, keep: str | None = None
+) -> bool:
+    """Create or update the app user with exactly APP_PRIVILEGES on the database,
+    logging in with `password`, and with `keep` too when given (a rotation's
+    old password, still held by running services), else with `password` only.
 
     Returns whether privileges granted beyond those had to be revoked.
     """
@@ -90,9 +94,8 @@ def ensure_app_user(settings: Settings, username: str, password: str) -> bool:
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (username, password))
-            # Updating the password every run is what makes a rotated
-            # APP_DB_SECRET_ARN take effect at the next run.
-            cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (username, password))
+            # Setting the password every run is also what repairs one changed by hand.
+            _set_passwords(cur, username, password, keep)
             cur.execute(f"GRANT {APP_PRIVILEGES} ON {db}.* TO %s@'%%'", (username,))
             cur.execute("SHOW GRANTS FOR %s@'%%'", (username,))
             revoked = not _grants_are_exact(cur.fetchall(), settings.mysql_database)
@@ -108,6 +111,49 @@ def ensure_app_user(settings: Settings, username: str, password: str) -> bool:
     extra = " (extra privileges revoked)" if revoked else ""
     log.info("app user %s has %s on %s%s", username, APP_PRIVILEGES, db, extra)
     return revoked
+
+
+def _set_passwords(cur: Any, username: str, password: str, keep: str | None) -> None:
+    cur.execute("SELECT VERSION()")
+    (version,) = cur.fetchone()
+    user = (username,)
+    if "MariaDB" in str(version):
+        if keep is None:
+            cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (*user, password))
+        else:  # MariaDB has no secondary password, but an account may have two ways in
+            cur.execute(
+                "ALTER USER %s@'%%' IDENTIFIED VIA mysql_native_password USING PASSWORD(%s)"
+                " OR mysql_native_password USING PASSWORD(%s)",
+                (*user, password, keep),
+            )
+    elif keep is None:  # MySQL 8 (RDS): its primary and secondary passwords
+        cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (*user, password))
+        cur.execute("ALTER USER %s@'%%' DISCARD OLD PASSWORD", user)
+    else:
+        # RETAIN keeps whatever is primary now; making that `keep` first makes
+        # a repeated run end the same way.
+        cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (*user, keep))
+        cur.execute(
+            "ALTER USER %s@'%%' IDENTIFIED BY %s RETAIN CURRENT PASSWORD", (*user, password)
+        )
+
+
+def check_login(settings: Settings, username: str, password: str) -> None:
+    """Log in as `username` with `password` to the database, or raise MySQL's refusal."""
+    conn = pymysql.connect(
+        host=settings.mysql_host,
+        port=settings.mysql_port,
+        user=username,
+        password=password,
+        database=settings.mysql_database,
+        connect_timeout=10,
+        **mysql_tls(settings),
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    finally:
+        conn.close()
 
 
 def _grants_are_exact(rows: Iterable[tuple[Any, ...]], database: str) -> bool:

@@ -3,7 +3,8 @@ runs never interleave:
 
 - provision: create the database if needed, run the Alembic migrations as the
   master user (DB_SECRET_ARN), then create or update the application's user
-  (APP_DB_SECRET_ARN) with only SELECT, INSERT and UPDATE on the database;
+  (APP_DB_SECRET_ARN) with only SELECT, INSERT and UPDATE on the database,
+  promoting a pending (rotated) password of its secret (rotation.py);
 - maintain: the retention step (countq.db.retention) as the master user, who
   may ALTER and DROP partitions; an EventBridge schedule invokes it;
 - import: stream an SQL dump from S3 and run it statement by statement in one
@@ -28,10 +29,9 @@ import pymysql
 from pymysql.err import MySQLError
 
 from countq.config import Settings
-from countq.credentials import get_secret
 from countq.db.engine import create_engine
 from countq.db.migrate import upgrade
-from countq.importer import admin
+from countq.importer import admin, rotation
 from countq.importer.dump import DumpError, Statement, iter_lines, split_statements
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class Provisioned(Result):
     user: str
     privileges: str
     excess_privileges_revoked: bool
+    password_rotated: bool
 
 
 @dataclass
@@ -137,7 +138,6 @@ def provision(settings: Settings, action: str = "provision") -> Provisioned:
     app_arn = os.environ.get("APP_DB_SECRET_ARN")
     if not app_arn:
         raise RuntimeError("APP_DB_SECRET_ARN is not set")
-    app = get_secret(app_arn)
     with admin.exclusive(settings, LOCK_TIMEOUT_S):
         admin.ensure_database(settings)
         # The same MySQL settings as the admin connection, never a DATABASE_URL.
@@ -147,9 +147,15 @@ def provision(settings: Settings, action: str = "provision") -> Provisioned:
         finally:
             engine.dispose()
         log.info("migrations applied to %s", settings.mysql_database)
-        revoked = admin.ensure_app_user(settings, app["username"], app["password"])
+        app = rotation.settle(settings, app_arn)
     return Provisioned(
-        action, True, settings.mysql_database, app["username"], admin.APP_PRIVILEGES, revoked
+        action,
+        True,
+        settings.mysql_database,
+        app.username,
+        admin.APP_PRIVILEGES,
+        app.excess_privileges_revoked,
+        app.rotated,
     )
 
 

@@ -25,4 +25,8 @@ inputs = {
   # client IP per 5 minutes, and the AWS common rule set.
   waf_enabled          = true
   waf_post_count_limit = 300
+
+  # Bump and run scripts/deploy.sh to rotate the app's MySQL password
+  # (docs/runbook.md, "Rotate the MySQL app password").
+  mysql_app_password_version = 1
 }

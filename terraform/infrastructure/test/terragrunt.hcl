@@ -23,4 +23,8 @@ inputs = {
 
   # No WAF here (about $7 a month); stage and prod run it.
   waf_enabled = false
+
+  # Bump and run scripts/deploy.sh to rotate the app's MySQL password
+  # (docs/runbook.md, "Rotate the MySQL app password").
+  mysql_app_password_version = 1
 }

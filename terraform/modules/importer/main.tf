@@ -114,6 +114,13 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
+    sid = "PromoteAppPassword"
+    # provision moves AWSCURRENT to a pending app password once MySQL accepts it.
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:UpdateSecretVersionStage"]
+    resources = [var.app_secret_arn]
+  }
+
+  statement {
     sid       = "ReadDumps"
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.imports.arn}/*"]

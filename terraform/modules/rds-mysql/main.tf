@@ -133,6 +133,13 @@ resource "aws_db_instance" "this" {
 # with this password (it holds the master secret); the services only ever
 # see this secret. The password is generated at apply time and written
 # write-only, so it is in neither the plan nor the state.
+#
+# Rotation: a new app_password_version writes a new version labelled
+# AWSPENDING; the services read AWSCURRENT, so they cannot see it before the
+# importer's provision action has set it on the MySQL user and moved
+# AWSCURRENT to it (src/countq/importer/rotation.py). The first version also
+# gets AWSCURRENT from Secrets Manager itself; no service runs before that
+# first provision (scripts/deploy.sh).
 
 ephemeral "aws_secretsmanager_random_password" "app" {
   password_length     = 32
@@ -141,7 +148,7 @@ ephemeral "aws_secretsmanager_random_password" "app" {
 
 resource "aws_secretsmanager_secret" "app" {
   #checkov:skip=CKV_AWS_149:The AWS-managed key (aws/secretsmanager) encrypts it; a CMK adds cost without a second reader to separate.
-  #checkov:skip=CKV2_AWS_57:No rotation Lambda: rotate by bumping app_password_version and re-running the importer's migrate action.
+  #checkov:skip=CKV2_AWS_57:No rotation schedule: rotate by bumping the stack input mysql_app_password_version and running scripts/deploy.sh (the importer's provision action promotes the new version).
   name                    = "${var.name}/mysql-app"
   description             = "MySQL user of the countq application ({username, password})"
   recovery_window_in_days = var.secret_recovery_window_days
@@ -156,4 +163,10 @@ resource "aws_secretsmanager_secret_version" "app" {
     password = ephemeral.aws_secretsmanager_random_password.app.random_password
   })
   secret_string_wo_version = var.app_password_version
+  version_stages           = ["AWSPENDING"]
+
+  lifecycle {
+    # The importer moves AWSCURRENT here and drops AWSPENDING: not drift.
+    ignore_changes = [version_stages]
+  }
 }

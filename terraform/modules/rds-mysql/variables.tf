@@ -113,7 +113,7 @@ variable "app_username" {
 }
 
 variable "app_password_version" {
-  description = "Bump to generate and store a new application password."
+  description = "Bump to generate a new application password, stored as the secret's AWSPENDING version until the importer's provision action sets it on the MySQL user and makes it AWSCURRENT."
   type        = number
   default     = 1
 }

@@ -53,6 +53,7 @@ def test_migrate_from_empty_and_again(importer_env: Env, caplog: pytest.LogCaptu
         "user": importer_env.app_user,
         "privileges": "SELECT, INSERT, UPDATE",
         "excess_privileges_revoked": False,
+        "password_rotated": False,
     }
     assert {"messages", "message_stats", "alembic_version"} <= tables(importer_env.database)
     assert query(importer_env.database, "SELECT id, row_count FROM message_stats") == [(1, 0)]

@@ -255,6 +255,8 @@ def run_handler(function: dict[str, Any], payload: bytes, region: str) -> dict[s
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
         "MYSQL_HOST": "127.0.0.1",
         "MYSQL_PORT": mysql_port,
+        # No other reader here for Secrets Manager's change to reach: a short grace.
+        "MYSQL_ROTATION_GRACE_S": "1",
     }
     if ca := env.get("MYSQL_TLS_CA"):
         # The zip is unpacked at `root`, where Lambda would unpack it at /var/task.
@@ -313,6 +315,14 @@ def services_now() -> dict[str, str]:
     return images
 
 
+def secret_stages(arn: str) -> list[list[str]]:
+    """The labels of each of the secret's versions, oldest first (unlabelled ones left out)."""
+    sm = client("secretsmanager")
+    versions = sm.list_secret_version_ids(SecretId=arn)["Versions"]
+    ordered = sorted(versions, key=lambda v: v["CreatedDate"])
+    return [sorted(v["VersionStages"]) for v in ordered if v.get("VersionStages")]
+
+
 def invoke(args: list[str]) -> None:
     region = os.environ["AWS_REGION"]
     name = option(args, "--function-name")
@@ -342,7 +352,10 @@ def invoke(args: list[str]) -> None:
         result: Any = {"errorMessage": f"Task timed out after {function['Timeout']:.2f} seconds"}
     else:
         rds_master_account(function["Environment"]["Variables"]["DB_SECRET_ARN"], instance)
+        app_secret = function["Environment"]["Variables"]["APP_DB_SECRET_ARN"]
+        entry["app_secret_stages"] = {"before": secret_stages(app_secret)}
         result = run_handler(function, payload, region)
+        entry["app_secret_stages"]["after"] = secret_stages(app_secret)
     entry["result"] = result
     record("lambda", entry)
     httpx.post(

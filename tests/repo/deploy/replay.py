@@ -7,8 +7,10 @@ For one environment, in order:
 1. a first deploy into an empty account whose database cannot be reached
    when migrate runs (it must stop there, with no ECS service created);
 2. the same command again (it must complete: the resumed first deploy);
-3. for test (NEXT_COMMIT), a deploy of a new commit (the services must stay
-   on the old image until the new one's migrations ran);
+3. for test (NEXT_COMMIT), a deploy of a new commit that also bumps
+   mysql_app_password_version (the services must stay on the old image until
+   the new one's migrations ran; the new app password must reach MySQL before
+   it becomes the secret's AWSCURRENT);
 4. a re-plan with the deployed inputs (must show no change), then
    destroy.sh (moto must hold nothing of what the deploys created).
 
@@ -83,6 +85,7 @@ class Replay:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     app_user: dict[str, Any] = field(default_factory=dict)
+    rotation: dict[str, Any] = field(default_factory=dict)
     frontend_objects: dict[str, str] = field(default_factory=dict)
     invalidations: int = 0
     secrets_after_destroy: list[dict[str, Any]] = field(default_factory=list)
@@ -261,10 +264,18 @@ class Run:
         self.observe_frontend()
 
         if self.env in NEXT_COMMIT:
-            git(self.repo, "commit", "-q", "--allow-empty", "-m", "next release")
+            # As docs/runbook.md says to rotate the app's MySQL password.
+            inputs = self.repo / "terraform" / "infrastructure" / self.env / "terragrunt.hcl"
+            text = inputs.read_text()
+            assert "mysql_app_password_version = 1\n" in text
+            inputs.write_text(
+                text.replace("mysql_app_password_version = 1\n", "mysql_app_password_version = 2\n")
+            )
+            git(self.repo, "commit", "-q", "-am", "next release, new app password")
             replay.tags.append(self.image_tag())
             self.expect(self.script(NEXT, "deploy.sh"), 0)
             replay.services["after next deploy"] = services(url)
+            self.observe_rotation()
         replay.environment_run = self.replan()
 
         allow = ["--allow-prod"] if self.env == "prod" else []
@@ -373,7 +384,7 @@ class Run:
         )
         env = function["Environment"]["Variables"]
         secret = aws("secretsmanager", self.moto.url).get_secret_value(
-            SecretId=env["APP_DB_SECRET_ARN"]
+            SecretId=env["APP_DB_SECRET_ARN"], VersionStage="AWSCURRENT"
         )
         app = json.loads(secret["SecretString"])
         try:
@@ -394,6 +405,22 @@ class Run:
             }
         except Exception as exc:
             self.replay.app_user = {"user": app["username"], "error": repr(exc)}
+
+    def observe_rotation(self) -> None:
+        """Which of the app secret's passwords MySQL takes: AWSCURRENT's, not AWSPREVIOUS's."""
+        function = aws("lambda", self.moto.url).get_function_configuration(
+            FunctionName=self.replay.outputs["importer_function_name"]
+        )
+        env = function["Environment"]["Variables"]
+        sm = aws("secretsmanager", self.moto.url)
+        for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+            secret = sm.get_secret_value(SecretId=env["APP_DB_SECRET_ARN"], VersionStage=stage)
+            app = json.loads(secret["SecretString"])
+            try:
+                self.rds.connect(app["username"], app["password"], env["MYSQL_DATABASE"]).close()
+                self.replay.rotation[stage] = "accepted"
+            except Exception as exc:
+                self.replay.rotation[stage] = repr(exc)
 
     def observe_frontend(self) -> None:
         s3 = aws("s3", self.moto.url)

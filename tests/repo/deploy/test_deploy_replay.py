@@ -179,6 +179,31 @@ def test_next_release_runs_only_after_its_migrations(
     assert {s["image"] for s in done.services["after next deploy"].values()} == {f"{ecr}:{new}"}
 
 
+def test_a_bumped_password_version_reaches_mysql_before_awscurrent(
+    replays: dict[str, Future[Replay]],
+) -> None:
+    """The first deploy's version is AWSCURRENT and AWSPENDING at once; the next
+    deploy (mysql_app_password_version 1 -> 2) applies a new AWSPENDING version
+    that no service reads, and provision makes it AWSCURRENT once MySQL takes it."""
+    (env,) = NEXT_COMMIT
+    done = replays[env].result()
+    reached(done, NEXT)
+    first = invocation(done, RERUN)
+    assert first["app_secret_stages"] == {
+        "before": [["AWSCURRENT", "AWSPENDING"]],
+        "after": [["AWSCURRENT"]],
+    }
+    assert first["result"]["password_rotated"] is False
+    rotation = invocation(done, NEXT)
+    assert rotation["app_secret_stages"] == {
+        "before": [["AWSCURRENT"], ["AWSPENDING"]],
+        "after": [["AWSPREVIOUS"], ["AWSCURRENT"]],
+    }
+    assert rotation["result"]["password_rotated"] is True, rotation["result"]
+    assert done.rotation["AWSCURRENT"] == "accepted"
+    assert "Access denied" in done.rotation["AWSPREVIOUS"], done.rotation
+
+
 def test_migrate_runs_the_handler_the_function_names(done: Replay) -> None:
     reached(done, RERUN)
     handlers = {c["handler"] for c in done.calls("lambda")}
