@@ -66,7 +66,8 @@ class Poller:
 
     def __init__(self, env: Env) -> None:
         self.env = env
-        self.seen: list[str] = []
+        self.logins = 0
+        self.seen: list[str] = []  # the passwords AWSCURRENT held, in order
         self.refusals: list[str] = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -74,20 +75,17 @@ class Poller:
     def run(self) -> None:
         while not self.stopping.is_set():
             password = self.env.app_secret()["password"]
+            if not self.seen or self.seen[-1] != password:
+                self.seen.append(password)
             try:
                 login(self.env.app_user, password, self.env.database)
             except pymysql.err.OperationalError as exc:
-                self.refusals.append(f"{exc.args[0]} with password #{self.index(password)}")
-            if not self.seen or self.seen[-1] != password:
-                self.seen.append(password)
-            self.logins = getattr(self, "logins", 0) + 1
-
-    def index(self, password: str) -> int:
-        return self.seen.index(password) if password in self.seen else len(self.seen)
+                self.refusals.append(f"{exc.args[0]} with password #{self.seen.index(password)}")
+            self.logins += 1
 
     def __enter__(self) -> Poller:
         self.thread.start()
-        wait_until(lambda: getattr(self, "logins", 0) >= 20, timeout=20)
+        wait_until(lambda: self.logins >= 20, timeout=20)
         return self
 
     def __exit__(self, *exc: object) -> None:
