@@ -23,4 +23,8 @@ inputs = {
 
   # No WAF here (about $7 a month); stage and prod run it.
   waf_enabled = false
+
+  # AWS APIs through the NAT gateway; prod has interface endpoints instead
+  # (5 endpoints x 2 AZs would cost about $73 a month here).
+  interface_endpoints = false
 }

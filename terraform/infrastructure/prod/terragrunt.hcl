@@ -33,4 +33,9 @@ inputs = {
   # client IP per 5 minutes, and the AWS common rule set.
   waf_enabled          = true
   waf_post_count_limit = 300
+
+  # Interface endpoints for the AWS APIs the services call, in every AZ
+  # (5 x 3 AZs, about $110 a month): the tasks and the importer reach AWS
+  # only inside the VPC, never through the NAT gateway.
+  interface_endpoints = true
 }
