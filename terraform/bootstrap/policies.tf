@@ -36,6 +36,7 @@ locals {
     "ec2:AllocateAddress"               = "elastic-ip"
     "ec2:AuthorizeSecurityGroupIngress" = "security-group-rule"
     "ec2:AuthorizeSecurityGroupEgress"  = "security-group-rule"
+    "ec2:CreateVpcEndpoint"             = "vpc-endpoint"
   }
   # Services that create their service-linked role on first use in an account.
   service_linked_roles = [
@@ -124,10 +125,10 @@ data "aws_iam_policy_document" "deploy_state_iam" {
 data "aws_iam_policy_document" "deploy_network" {
   for_each = var.environments
 
-  # A new VPC, subnet, gateway, route table, security group (rule) or address
-  # must be tagged with this environment as it is created (the provider's
-  # default tags do that). One statement per action, so a tag on the new
-  # resource never opens an existing one of the same type.
+  # A new VPC, subnet, gateway, route table, security group (rule), address
+  # or VPC endpoint must be tagged with this environment as it is created
+  # (the provider's default tags do that). One statement per action, so a tag
+  # on the new resource never opens an existing one of the same type.
   dynamic "statement" {
     for_each = local.ec2_creates
 
@@ -158,7 +159,7 @@ data "aws_iam_policy_document" "deploy_network" {
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
-      values   = concat([for action in keys(local.ec2_creates) : trimprefix(action, "ec2:")], ["CreateVpcEndpoint"])
+      values   = [for action in keys(local.ec2_creates) : trimprefix(action, "ec2:")]
     }
   }
 
@@ -194,7 +195,7 @@ data "aws_iam_policy_document" "deploy_network" {
       "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:ReplaceRouteTableAssociation",
       "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules",
       "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-      "ec2:DeleteSecurityGroup", "ec2:CreateVpcEndpoint", "ec2:CreateTags", "ec2:DeleteTags",
+      "ec2:DeleteSecurityGroup", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:CreateTags", "ec2:DeleteTags",
     ])
     resources = ["${local.arn.ec2}:*"]
 

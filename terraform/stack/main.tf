@@ -37,6 +37,21 @@ locals {
   }
   app_secret_arns = [module.rds.app_secret_arn, module.redis.secret_arn]
 
+  # What the tasks and the importer reach, and nothing else (egress_rules).
+  # No task calls another (Cloud Map names are for operators), and the
+  # consumer's metrics port only answers. AWS APIs: through the interface
+  # endpoints (in the VPC) and the S3 gateway (ECR's image layers, the dumps)
+  # when there are endpoints, through the NAT gateway otherwise.
+  mysql_egress = { "MySQL in the VPC" = { from_port = 3306, to_port = 3306, cidr_ipv4 = var.vpc_cidr } }
+  redis_egress = { "Redis in the VPC" = { from_port = 6379, to_port = 6380, cidr_ipv4 = var.vpc_cidr } }
+  aws_api_egress = var.interface_endpoints ? {
+    "AWS APIs through the VPC endpoints" = { from_port = 443, to_port = 443, cidr_ipv4 = var.vpc_cidr }
+    "S3 through the gateway endpoint"    = { from_port = 443, to_port = 443, prefix_list_id = module.network.s3_prefix_list_id }
+    } : {
+    "AWS APIs through the NAT gateway" = { from_port = 443, to_port = 443, cidr_ipv4 = "0.0.0.0/0" }
+  }
+  task_egress = merge(local.mysql_egress, local.redis_egress, local.aws_api_egress)
+
   # The consumer publishes Backlog and OldestAgeSeconds with these.
   # Its /metrics listens on the port the ecs-service module maps (container_port).
   consumer_environment = merge(local.app_environment, {
@@ -53,7 +68,13 @@ module "network" {
   cidr               = var.vpc_cidr
   az_count           = var.az_count
   single_nat_gateway = var.single_nat_gateway
-  tags               = local.tags
+  # What the services call: Secrets Manager, ECR, CloudWatch Logs and
+  # (the consumer's PutMetricData) monitoring; ssmmessages for ECS Exec.
+  interface_endpoint_services = var.interface_endpoints ? concat(
+    ["secretsmanager", "ecr.api", "ecr.dkr", "logs", "monitoring"],
+    var.enable_execute_command ? ["ssmmessages"] : [],
+  ) : []
+  tags = local.tags
 }
 
 module "ecr" {
@@ -149,6 +170,8 @@ module "producer" {
   memory                     = var.producer.memory
   desired_count              = var.producer.desired_count
   ingress_security_group_ids = { alb = module.alb.security_group_id }
+  egress_rules               = local.task_egress
+  enable_execute_command     = var.enable_execute_command
   service_discovery          = { namespace_id = module.cluster.namespace_id }
   log_retention_days         = var.log_retention_days
   load_balancer = {
@@ -170,23 +193,25 @@ module "producer" {
 module "consumer" {
   source = "../modules/ecs-service"
 
-  name               = "consumer"
-  cluster_name       = module.cluster.cluster_name
-  cluster_arn        = module.cluster.cluster_arn
-  vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.private_subnet_ids
-  image              = local.image
-  create_service     = local.released
-  command            = ["countq", "consumer"]
-  environment        = local.consumer_environment
-  secret_arns        = local.app_secret_arns
-  ecr_repository_arn = module.ecr.repository_arn
-  metrics_namespace  = local.metrics_namespace
-  cpu                = var.consumer.cpu
-  memory             = var.consumer.memory
-  desired_count      = var.consumer.desired_count
-  service_discovery  = { namespace_id = module.cluster.namespace_id }
-  log_retention_days = var.log_retention_days
+  name                   = "consumer"
+  cluster_name           = module.cluster.cluster_name
+  cluster_arn            = module.cluster.cluster_arn
+  vpc_id                 = module.network.vpc_id
+  subnet_ids             = module.network.private_subnet_ids
+  image                  = local.image
+  create_service         = local.released
+  command                = ["countq", "consumer"]
+  environment            = local.consumer_environment
+  secret_arns            = local.app_secret_arns
+  ecr_repository_arn     = module.ecr.repository_arn
+  metrics_namespace      = local.metrics_namespace
+  cpu                    = var.consumer.cpu
+  memory                 = var.consumer.memory
+  desired_count          = var.consumer.desired_count
+  service_discovery      = { namespace_id = module.cluster.namespace_id }
+  log_retention_days     = var.log_retention_days
+  egress_rules           = local.task_egress
+  enable_execute_command = var.enable_execute_command
   autoscaling = {
     min_capacity = var.consumer.min_count
     max_capacity = var.consumer.max_count
@@ -207,6 +232,7 @@ module "importer" {
   zip_path           = var.importer_zip_path
   vpc_id             = module.network.vpc_id
   subnet_ids         = module.network.private_subnet_ids
+  egress_rules       = merge(local.mysql_egress, local.aws_api_egress)
   mysql_host         = module.rds.address
   mysql_port         = module.rds.port
   mysql_database     = module.rds.database_name

@@ -47,6 +47,18 @@ variable "single_nat_gateway" {
   default     = true
 }
 
+variable "interface_endpoints" {
+  description = "Interface endpoints for the AWS APIs the services call (Secrets Manager, ECR api and dkr, CloudWatch Logs and monitoring, ssmmessages with ECS Exec) in every private subnet, so that tasks and importer reach AWS only inside the VPC (HTTPS to the VPC CIDR and to S3's gateway endpoint, no 0.0.0.0/0). About $7.30 a month per endpoint per AZ plus $0.01 per GB. false: AWS APIs through the NAT gateway. The S3 gateway endpoint is always there (free)."
+  type        = bool
+  default     = false
+}
+
+variable "enable_execute_command" {
+  description = "ECS Exec into the producer and consumer tasks (aws ecs execute-command), for debugging: session channels and logs on the task roles, writable SSM agent paths, and an ssmmessages endpoint with interface_endpoints. Off by default."
+  type        = bool
+  default     = false
+}
+
 variable "protect_data" {
   description = "Production safety: deletion protection on RDS and the ALB, final snapshot, secrets and buckets not force-deleted."
   type        = bool

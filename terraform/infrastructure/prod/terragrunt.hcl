@@ -37,4 +37,9 @@ inputs = {
   # Bump and run scripts/deploy.sh to rotate the app's MySQL password
   # (docs/runbook.md, "Rotate the MySQL app password").
   mysql_app_password_version = 1
+
+  # Interface endpoints for the AWS APIs the services call, in every AZ
+  # (5 x 3 AZs, about $120 a month): the tasks and the importer reach AWS
+  # only inside the VPC, never through the NAT gateway.
+  interface_endpoints = true
 }

@@ -27,4 +27,8 @@ inputs = {
   # Bump and run scripts/deploy.sh to rotate the app's MySQL password
   # (docs/runbook.md, "Rotate the MySQL app password").
   mysql_app_password_version = 1
+
+  # AWS APIs through the NAT gateway; prod has interface endpoints instead
+  # (5 endpoints x 2 AZs would cost about $73 a month here).
+  interface_endpoints = false
 }

@@ -5,6 +5,11 @@ locals {
   log_group_name = "/ecs/${var.cluster_name}/${var.name}"
   # Application Auto Scaling addresses the service by this id.
   scaling_resource_id = "service/${var.cluster_name}/${var.name}"
+  # Task volume => path mounted read-write under the read-only root filesystem.
+  writable_paths = merge(
+    { tmp = "/tmp" },
+    var.enable_execute_command ? { ssm-state = "/var/lib/amazon/ssm", ssm-logs = "/var/log/amazon/ssm" } : {},
+  )
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -95,6 +100,44 @@ data "aws_iam_policy_document" "task" {
   }
 }
 
+# ECS Exec: the SSM agent ECS injects opens its channels with the task role
+# and, with the cluster's DEFAULT exec logging, writes each session to the
+# service's own log group (the audit trail of who ran what).
+data "aws_iam_policy_document" "exec" {
+  count = var.enable_execute_command ? 1 : 0
+
+  statement {
+    sid = "EcsExecChannels"
+    actions = [
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"] # Session Manager's channels have no resource ARN
+  }
+
+  statement {
+    sid       = "EcsExecFindLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["*"] # a List call: no resource-level permissions
+  }
+
+  statement {
+    sid       = "EcsExecSessionLogs"
+    actions   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "exec" {
+  count = var.enable_execute_command ? 1 : 0
+
+  name   = "ecs-exec"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.exec[0].json
+}
+
 resource "aws_iam_role_policy" "task" {
   name   = "read-secrets"
   role   = aws_iam_role.task.id
@@ -122,13 +165,20 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
   to_port                      = var.container_port
 }
 
-# Tasks reach ECR, Secrets Manager, CloudWatch, Redis and MySQL; the data
-# stores only accept these tasks through their own security groups.
-resource "aws_vpc_security_group_egress_rule" "all" {
+# Only the flows in var.egress_rules leave the tasks. DNS to the Amazon
+# resolver, the task metadata endpoint (task role credentials) and the Time
+# Sync Service are not filtered by security groups:
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html
+resource "aws_vpc_security_group_egress_rule" "this" {
+  for_each = var.egress_rules
+
   security_group_id = aws_security_group.this.id
-  description       = "All outbound"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "-1"
+  description       = each.key
+  cidr_ipv4         = each.value.cidr_ipv4
+  prefix_list_id    = each.value.prefix_list_id
+  ip_protocol       = "tcp"
+  from_port         = each.value.from_port
+  to_port           = each.value.to_port
 }
 
 # --- Task definition and service: only once there is an image to run (see
@@ -150,12 +200,17 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = "X86_64"
   }
 
-  # The root filesystem is read-only; the application writes only to /tmp.
-  volume {
-    name = "tmp"
+  # The root filesystem is read-only; the application writes only to /tmp,
+  # and with ECS Exec on, the SSM agent to its state and log folders.
+  dynamic "volume" {
+    for_each = keys(local.writable_paths)
+
+    content {
+      name = volume.value
+    }
   }
 
-  container_definitions = jsonencode([{
+  container_definitions = jsonencode([merge({
     name                   = local.container_name
     image                  = var.image
     command                = var.command
@@ -169,9 +224,9 @@ resource "aws_ecs_task_definition" "this" {
       protocol      = "tcp"
     }]
     environment = [for k, v in var.environment : { name = k, value = v }]
-    mountPoints = [{
-      sourceVolume  = "tmp"
-      containerPath = "/tmp"
+    mountPoints = [for volume, path in local.writable_paths : {
+      sourceVolume  = volume
+      containerPath = path
       readOnly      = false
     }]
     healthCheck = {
@@ -189,7 +244,10 @@ resource "aws_ecs_task_definition" "this" {
         awslogs-stream-prefix = var.name
       }
     }
-  }])
+    },
+    # With ECS Exec, an init process reaps the SSM agent's exited children.
+    { for k, v in { linuxParameters = { initProcessEnabled = true } } : k => v if var.enable_execute_command },
+  )])
 
   tags = var.tags
 }
@@ -228,6 +286,7 @@ resource "aws_ecs_service" "this" {
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
   health_check_grace_period_seconds  = var.load_balancer == null ? null : 30
+  enable_execute_command             = var.enable_execute_command
   propagate_tags                     = "SERVICE"
 
   deployment_circuit_breaker {
@@ -269,7 +328,7 @@ resource "aws_ecs_service" "this" {
   # A service attached to a target group that no listener uses yet fails
   # ("target group ... does not have an associated load balancer"), so it
   # waits for the listener named in var.load_balancer.
-  depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task, var.load_balancer]
+  depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task, aws_iam_role_policy.exec, var.load_balancer]
 }
 
 # --- Autoscaling: CPU and requests per task for request-driven services, the

@@ -140,6 +140,27 @@ variable "ingress_security_group_ids" {
   default     = {}
 }
 
+variable "egress_rules" {
+  description = "Every TCP flow the tasks start, keyed by a description: a port range to one IPv4 CIDR or one prefix list (set exactly one). Nothing else leaves the tasks; DNS to the Amazon resolver is not subject to security groups."
+  type = map(object({
+    from_port      = number
+    to_port        = number
+    cidr_ipv4      = optional(string)
+    prefix_list_id = optional(string)
+  }))
+
+  validation {
+    condition     = alltrue([for rule in values(var.egress_rules) : (rule.cidr_ipv4 == null) != (rule.prefix_list_id == null)])
+    error_message = "Each egress rule sets exactly one of cidr_ipv4 and prefix_list_id."
+  }
+}
+
+variable "enable_execute_command" {
+  description = "ECS Exec (aws ecs execute-command) into the tasks: the service flag, the task role's ssmmessages channels and session logging to the service's log group, an init process, and read-write volumes at /var/lib/amazon/ssm and /var/log/amazon/ssm for the SSM agent under the read-only root filesystem. The tasks must reach ssmmessages over HTTPS."
+  type        = bool
+  default     = false
+}
+
 variable "service_discovery" {
   description = "Cloud Map namespace to register the service in (null: no registration). An object so that its presence is known at plan time."
   type = object({

@@ -141,12 +141,20 @@ resource "aws_security_group" "this" {
   tags = merge(var.tags, { Name = var.name })
 }
 
-# To MySQL, and to Secrets Manager and S3 through the NAT gateway.
-resource "aws_vpc_security_group_egress_rule" "all" {
+# Only the flows in var.egress_rules leave the function (MySQL, Secrets
+# Manager, S3). Its logs go through the Lambda service, not its network
+# interfaces, and DNS to the Amazon resolver is not filtered by security
+# groups: https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html
+resource "aws_vpc_security_group_egress_rule" "this" {
+  for_each = var.egress_rules
+
   security_group_id = aws_security_group.this.id
-  description       = "All outbound"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "-1"
+  description       = each.key
+  cidr_ipv4         = each.value.cidr_ipv4
+  prefix_list_id    = each.value.prefix_list_id
+  ip_protocol       = "tcp"
+  from_port         = each.value.from_port
+  to_port           = each.value.to_port
 }
 
 resource "aws_lambda_function" "this" {

@@ -24,6 +24,21 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
+variable "egress_rules" {
+  description = "Every TCP flow the function starts, keyed by a description: a port range to one IPv4 CIDR or one prefix list (set exactly one). Nothing else leaves it; DNS to the Amazon resolver is not subject to security groups."
+  type = map(object({
+    from_port      = number
+    to_port        = number
+    cidr_ipv4      = optional(string)
+    prefix_list_id = optional(string)
+  }))
+
+  validation {
+    condition     = alltrue([for rule in values(var.egress_rules) : (rule.cidr_ipv4 == null) != (rule.prefix_list_id == null)])
+    error_message = "Each egress rule sets exactly one of cidr_ipv4 and prefix_list_id."
+  }
+}
+
 variable "mysql_host" {
   description = "Database host (MYSQL_HOST)."
   type        = string

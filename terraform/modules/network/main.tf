@@ -1,3 +1,5 @@
+data "aws_region" "current" {}
+
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:Only the first az_count zones (slice below) are used; a zone AWS adds later does not change them.
   state = "available"
@@ -106,4 +108,53 @@ resource "aws_route_table_association" "private" {
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private[count.index].id
+}
+
+# --- VPC endpoints: AWS APIs reached without the NAT gateway
+
+# S3 through a gateway endpoint costs nothing and carries the image layers
+# ECR serves from S3 and the importer's dumps.
+resource "aws_vpc_endpoint" "s3" {
+  vpc_id            = aws_vpc.this.id
+  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = aws_route_table.private[*].id
+
+  tags = merge(var.tags, { Name = "${var.name}-s3" })
+}
+
+resource "aws_security_group" "endpoints" {
+  count = length(var.interface_endpoint_services) > 0 ? 1 : 0
+
+  name        = "${var.name}-endpoints"
+  description = "Interface endpoints: HTTPS from the VPC"
+  vpc_id      = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-endpoints" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints" {
+  count = length(var.interface_endpoint_services) > 0 ? 1 : 0
+
+  security_group_id = aws_security_group.endpoints[0].id
+  description       = "HTTPS from the VPC"
+  cidr_ipv4         = aws_vpc.this.cidr_block
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+# Private DNS makes the services' public names resolve to these endpoints
+# inside the VPC, so clients need no endpoint URL.
+resource "aws_vpc_endpoint" "interface" {
+  for_each = var.interface_endpoint_services
+
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = aws_subnet.private[*].id
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }

@@ -27,3 +27,18 @@ output "nat_gateway_ids" {
   description = "IDs of the NAT gateways."
   value       = aws_nat_gateway.this[*].id
 }
+
+output "private_route_table_ids" {
+  description = "IDs of the private route tables (one per AZ)."
+  value       = aws_route_table.private[*].id
+}
+
+output "s3_prefix_list_id" {
+  description = "Prefix list of S3 in the region (the gateway endpoint's destination), for HTTPS egress rules to S3."
+  value       = aws_vpc_endpoint.s3.prefix_list_id
+}
+
+output "interface_endpoint_ids" {
+  description = "IDs of the interface endpoints, by service short name."
+  value       = { for service, endpoint in aws_vpc_endpoint.interface : service => endpoint.id }
+}

@@ -66,6 +66,10 @@ ENDPOINT_SERVICES = (
 # What moto cannot emulate (see the README, "Testing against moto").
 TEST_ONLY_INPUTS = {"create_redis_cache": False}
 
+# Switches that are off in every environment, turned on in one applied run so
+# that moto holds what they create (the other runs show them off).
+EXERCISED_INPUTS: dict[str, dict[str, Any]] = {"stage": {"enable_execute_command": True}}
+
 # With max_retries = 1 the provider does not retry a dropped connection to moto
 # (seen once in CI: "read tcp ...: use of closed network connection" during a
 # destroy's refresh). Only these socket-level failures rerun the command; every
@@ -402,6 +406,7 @@ def _pipeline(
         "image_tag": f"{run.env}-0000000",
         "importer_zip_path": str(zip_path),
         **TEST_ONLY_INPUTS,
+        **EXERCISED_INPUTS.get(run.env, {}),
     }
     (stack / "terraform.tfvars.json").write_text(json.dumps(inputs, indent=2))
 

@@ -8,7 +8,21 @@ import json
 import re
 from typing import Any
 
-from tests.repo.infra.harness import ROOT, EnvironmentRun, environment_inputs
+from tests.repo.infra.harness import (
+    EXERCISED_INPUTS,
+    REGION,
+    ROOT,
+    EnvironmentRun,
+    environment_inputs,
+)
+
+# The Session Manager channels ECS Exec opens with the task role.
+EXEC_CHANNELS = {
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+}
 
 
 def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
@@ -101,7 +115,9 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
         commands[container["name"]] = container["command"]
         assert container["user"] == "10001"
         assert container["readonlyRootFilesystem"] is True
-        assert container["mountPoints"][0]["containerPath"] == "/tmp"
+        assert {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False} in container[
+            "mountPoints"
+        ]
         assert container["healthCheck"]["command"] == ["CMD", "countq", "check"]
         assert container["portMappings"][0]["containerPort"] == 5080
         assert not container.get("secrets"), "secrets are fetched by the app from their ARNs"
@@ -131,6 +147,15 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
         assert not any(s in value for s in secrets), f"{key} of the importer holds a secret value"
 
 
+# Actions AWS has no resource ARN for.
+UNSCOPED_ACTIONS = {
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    *EXEC_CHANNELS,
+    "logs:DescribeLogGroups",
+}
+
+
 def test_task_roles_are_scoped(env_run: EnvironmentRun) -> None:
     """Roles read exactly two secrets each; no wildcard resources except where AWS has none."""
     secret_arns = {s["values"]["arn"] for s in applied(env_run, "aws_secretsmanager_secret")}
@@ -150,9 +175,7 @@ def test_task_roles_are_scoped(env_run: EnvironmentRun) -> None:
                 else [statement["Action"]]
             )
             if "*" in resources:
-                assert set(actions) <= {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}, (
-                    policy["address"]
-                )
+                assert set(actions) <= UNSCOPED_ACTIONS, policy["address"]
             if "secretsmanager:GetSecretValue" in actions:
                 assert len(resources) == 2, policy["address"]
                 if "importer" in policy["address"]:
@@ -302,3 +325,155 @@ def test_maintenance_runs_hourly_as_the_importer(env_run: EnvironmentRun) -> Non
     assert permission["values"]["source_arn"] == rule["values"]["arn"]
     # Unset by default: keep everything.
     assert "RETENTION_DAYS" not in function["values"]["environment"][0]["variables"]
+
+
+# --- Network and access hygiene (issue 11, section 6)
+
+INTERFACE_SERVICES = {"secretsmanager", "ecr.api", "ecr.dkr", "logs", "monitoring"}
+
+
+def _private_route_tables(run: EnvironmentRun) -> set[str]:
+    return {
+        t["values"]["id"] for t in applied(run, "aws_route_table") if ".private[" in t["address"]
+    }
+
+
+def test_s3_gateway_endpoint_on_every_private_route_table(env_run: EnvironmentRun) -> None:
+    (vpc,) = applied(env_run, "aws_vpc")
+    endpoint = one(applied(env_run, "aws_vpc_endpoint"), "aws_vpc_endpoint.s3")["values"]
+    assert endpoint["vpc_endpoint_type"] == "Gateway"
+    assert endpoint["service_name"] == f"com.amazonaws.{REGION}.s3"
+    assert endpoint["vpc_id"] == vpc["values"]["id"]
+    tables = _private_route_tables(env_run)
+    assert len(tables) == (3 if env_run.env == "prod" else 2)
+    assert set(endpoint["route_table_ids"]) == tables
+    assert endpoint["prefix_list_id"].startswith("pl-")
+
+
+def test_interface_endpoints_only_in_prod(env_run: EnvironmentRun) -> None:
+    """In every private subnet, private DNS on, behind a group admitting HTTPS from the VPC only."""
+    inputs = environment_inputs(env_run.env)
+    assert inputs["interface_endpoints"] is (env_run.env == "prod")
+    endpoints = {
+        e["index"]: e["values"]
+        for e in applied(env_run, "aws_vpc_endpoint")
+        if e["values"]["vpc_endpoint_type"] == "Interface"
+    }
+    groups = {g["values"]["name"]: g["values"] for g in applied(env_run, "aws_security_group")}
+    name = f"countq-{env_run.env}"
+    if not inputs["interface_endpoints"]:
+        assert endpoints == {}
+        assert f"{name}-endpoints" not in groups
+        return
+    # The consumer publishes its metrics with PutMetricData: monitoring is one of them.
+    expected = INTERFACE_SERVICES | ({"ssmmessages"} if _exec_on(env_run) else set())
+    assert set(endpoints) == expected
+    (vpc,) = applied(env_run, "aws_vpc")
+    private = {
+        s["values"]["id"] for s in applied(env_run, "aws_subnet") if ".private[" in s["address"]
+    }
+    group = groups[f"{name}-endpoints"]
+    for service, endpoint in endpoints.items():
+        assert endpoint["service_name"].endswith(f".{service}")
+        assert endpoint["private_dns_enabled"] is True, service
+        assert set(endpoint["subnet_ids"]) == private, service
+        assert endpoint["security_group_ids"] == [group["id"]], service
+    ingress = [
+        r["values"]
+        for r in applied(env_run, "aws_vpc_security_group_ingress_rule")
+        if r["values"]["security_group_id"] == group["id"]
+    ]
+    assert [(r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"]) for r in ingress] == [
+        ("tcp", 443, 443, vpc["values"]["cidr_block"])
+    ]
+    egress = applied(env_run, "aws_vpc_security_group_egress_rule")
+    assert not [r for r in egress if r["values"]["security_group_id"] == group["id"]]
+    # As moto holds the group (refreshed): the same one rule, nothing inline besides.
+    for rule in group["ingress"]:
+        assert (rule["protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 443, 443)
+        assert rule["cidr_blocks"] == [vpc["values"]["cidr_block"]] and not rule["security_groups"]
+    assert group["egress"] == []
+
+
+def test_egress_is_only_what_tasks_and_importer_reach(env_run: EnvironmentRun) -> None:
+    """MySQL and Redis inside the VPC, HTTPS for the AWS APIs; 0.0.0.0/0 only on 443
+    and only without endpoints; nothing on all protocols."""
+    (vpc,) = applied(env_run, "aws_vpc")
+    cidr = vpc["values"]["cidr_block"]
+    prefix_list = one(applied(env_run, "aws_vpc_endpoint"), "aws_vpc_endpoint.s3")["values"][
+        "prefix_list_id"
+    ]
+    aws_apis = (
+        {("tcp", 443, 443, cidr), ("tcp", 443, 443, prefix_list)}
+        if environment_inputs(env_run.env)["interface_endpoints"]
+        else {("tcp", 443, 443, "0.0.0.0/0")}
+    )
+    mysql, redis = ("tcp", 3306, 3306, cidr), ("tcp", 6379, 6380, cidr)
+    expected = {"producer": {mysql, redis} | aws_apis, "consumer": {mysql, redis} | aws_apis}
+    expected["importer"] = {mysql} | aws_apis
+    groups = {g["values"]["name"]: g["values"] for g in applied(env_run, "aws_security_group")}
+    rules = [r["values"] for r in applied(env_run, "aws_vpc_security_group_egress_rule")]
+    for owner, flows in expected.items():
+        group = groups[f"countq-{env_run.env}-{owner}"]
+        found = {
+            (r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"] or r["prefix_list_id"])
+            for r in rules
+            if r["security_group_id"] == group["id"]
+        }
+        assert found == flows, owner
+        # Whatever moto holds inline for the group (once refreshed) obeys the same.
+        for rule in group["egress"]:
+            assert rule["protocol"] == "tcp", (owner, rule)
+            if "0.0.0.0/0" in rule["cidr_blocks"]:
+                assert (rule["from_port"], rule["to_port"]) == (443, 443), (owner, rule)
+    # The ALB still reaches the producer's port (its ingress is untouched).
+    producer_in = [
+        r["values"]
+        for r in applied(env_run, "aws_vpc_security_group_ingress_rule")
+        if r["values"]["security_group_id"] == groups[f"countq-{env_run.env}-producer"]["id"]
+    ]
+    assert [(r["from_port"], sg_id(r["referenced_security_group_id"])) for r in producer_in] == [
+        (5080, groups[f"countq-{env_run.env}-alb"]["id"])
+    ]
+
+
+def _exec_on(run: EnvironmentRun) -> bool:
+    return bool(EXERCISED_INPUTS.get(run.env, {}).get("enable_execute_command", False))
+
+
+def test_ecs_exec_off_by_default_and_complete_when_on(env_run: EnvironmentRun) -> None:
+    """Off unless asked (no environment asks); the run that turns it on gets the
+    service flag, the task roles' channels and the SSM agent's writable paths."""
+    assert "enable_execute_command" not in environment_inputs(env_run.env)
+    on = _exec_on(env_run)
+    assert env_run.plan["variables"]["enable_execute_command"]["value"] is on
+    for service in planned(env_run, "aws_ecs_service"):
+        assert service["values"]["enable_execute_command"] is on, service["address"]
+    exec_policies = [
+        p for p in applied(env_run, "aws_iam_role_policy") if p["values"]["name"] == "ecs-exec"
+    ]
+    task_roles = {
+        r["values"]["name"]
+        for r in applied(env_run, "aws_iam_role")
+        if r["values"]["name"].endswith("-task")
+    }
+    paths = {"/tmp"} | ({"/var/lib/amazon/ssm", "/var/log/amazon/ssm"} if on else set())
+    for task in applied(env_run, "aws_ecs_task_definition"):
+        (container,) = json.loads(task["values"]["container_definitions"])
+        mounts = {m["containerPath"]: m for m in container["mountPoints"]}
+        assert set(mounts) == paths, container["name"]
+        assert all(m["readOnly"] is False for m in mounts.values())
+        volumes = {v["name"] for v in task["values"]["volume"]}
+        assert volumes == {m["sourceVolume"] for m in mounts.values()}
+        assert container["readonlyRootFilesystem"] is True
+        init = container.get("linuxParameters", {}).get("initProcessEnabled")
+        assert init is (True if on else None), container["name"]
+    if not on:
+        assert exec_policies == []
+        return
+    assert {p["values"]["role"] for p in exec_policies} == task_roles
+    for policy in exec_policies:
+        statements = {s["Sid"]: s for s in json.loads(policy["values"]["policy"])["Statement"]}
+        assert set(statements["EcsExecChannels"]["Action"]) == EXEC_CHANNELS
+        logs = statements["EcsExecSessionLogs"]
+        assert logs["Resource"].startswith("arn:aws:logs:") and "/ecs/countq-" in logs["Resource"]

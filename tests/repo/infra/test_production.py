@@ -1,5 +1,6 @@
-"""What makes the stack safe to run in production (issue 11, sections 1-3 and 8):
-alarms that reach someone, a private origin, a rate limit, a supported engine.
+"""What makes the stack safe to run in production (issue 11, sections 1-3, 6
+and 8): alarms that reach someone, a private origin, a rate limit, AWS APIs
+inside the VPC, a supported engine.
 
 Two sources of truth. The plan of the real modules, made against moto without
 the test-only overrides (moto has no CloudFront VPC origins, so the applied
@@ -26,6 +27,9 @@ from tests.repo.infra.harness import EnvironmentRun
 
 # One environment with the WAF on and one with it off; prod is also the HA shape.
 PLANNED = ("dev", "prod")
+# Off everywhere by default: prod's plan is made with it on, as for a
+# debugging session (the applied runs show it off, and on in one of them).
+PLAN_SWITCHES: dict[str, dict[str, Any]] = {"prod": {"enable_execute_command": True}}
 VPC_ORIGIN_GROUP = "CloudFront-VPCOrigins-Service-SG"
 
 
@@ -96,6 +100,7 @@ def _plan_real_modules(env: str, terraform_bin: str, config: Path, zip_path: Pat
             "environment": env,
             "image_tag": f"{env}-0000000",
             "importer_zip_path": str(zip_path),
+            **PLAN_SWITCHES.get(env, {}),
         }
         (stack / "terraform.tfvars.json").write_text(json.dumps(tfvars, indent=2))
         tf = harness.Terraform(terraform_bin, harness.terraform_env(config), workdir / "tf.log")
@@ -192,9 +197,19 @@ def test_api_paths_go_through_the_vpc_origin(plan: Plan) -> None:
 
 
 def test_nothing_is_open_to_the_internet(plan: Plan) -> None:
-    """No ingress from any address range; the tasks get no public address."""
+    """No ingress from any address range but the VPC's own, to the interface
+    endpoints (HTTPS only); the tasks get no public address."""
+    vpc_cidr = plan.one("module.network.aws_vpc.this")["values"]["cidr_block"]
     for rule in plan.planned("aws_vpc_security_group_ingress_rule"):
         values = rule["values"]
+        if rule["address"] == "module.network.aws_vpc_security_group_ingress_rule.endpoints[0]":
+            assert values["cidr_ipv4"] == vpc_cidr
+            assert (values["ip_protocol"], values["from_port"], values["to_port"]) == (
+                "tcp",
+                443,
+                443,
+            )
+            continue
         assert values["cidr_ipv4"] is None and values["cidr_ipv6"] is None, rule["address"]
         assert values["prefix_list_id"] is None, rule["address"]
     assert not plan.planned("aws_security_group_rule"), "rules are separate resources"
@@ -277,6 +292,50 @@ def test_waf_is_on_in_prod() -> None:
     assert harness.environment_inputs("prod")["waf_enabled"] is True
     for env in harness.ENVIRONMENTS:
         assert isinstance(harness.environment_inputs(env)["waf_enabled"], bool), env
+
+
+# --- Section 6: network and access hygiene
+
+
+def test_aws_apis_stay_in_the_vpc_in_prod(plan: Plan) -> None:
+    """Prod: an interface endpoint per AWS API the services call (ssmmessages
+    with ECS Exec), and HTTPS egress only to the VPC and S3's prefix list.
+    Elsewhere: no interface endpoint, HTTPS through the NAT gateway."""
+    endpoints = {e.get("index"): e["values"] for e in plan.planned("aws_vpc_endpoint")}
+    gateway = endpoints.pop(None)
+    assert gateway["vpc_endpoint_type"] == "Gateway"
+    s3 = plan.config("network", "aws_vpc_endpoint.s3")["expressions"]["route_table_ids"]
+    assert "aws_route_table.private" in s3["references"]
+    egress = plan.planned("aws_vpc_security_group_egress_rule")
+    https = {
+        r["values"]["cidr_ipv4"]
+        for r in egress
+        if r["values"]["from_port"] == 443 and ".alb." not in r["address"]
+    }
+    if not plan.inputs["interface_endpoints"]:
+        assert endpoints == {}
+        assert https == {"0.0.0.0/0"}
+        return
+    exec_on = PLAN_SWITCHES.get(plan.env, {}).get("enable_execute_command", False)
+    assert set(endpoints) == {"secretsmanager", "ecr.api", "ecr.dkr", "logs", "monitoring"} | (
+        {"ssmmessages"} if exec_on else set()
+    )
+    assert all(
+        e["private_dns_enabled"] and e["vpc_endpoint_type"] == "Interface"
+        for e in endpoints.values()
+    )
+    vpc_cidr = plan.one("module.network.aws_vpc.this")["values"]["cidr_block"]
+    # None: S3's prefix list, known once the gateway endpoint exists.
+    assert https == {vpc_cidr, None}
+    prefix_list = [
+        r for r in egress if r["values"]["from_port"] == 443 and r["values"]["cidr_ipv4"] is None
+    ]
+    assert {r["address"].split(".")[1] for r in prefix_list} == {"producer", "consumer", "importer"}
+    for rule in prefix_list:
+        change = plan.change(rule["address"])
+        assert change["after_unknown"]["prefix_list_id"] is True, rule["address"]
+    services = plan.planned("aws_ecs_service")
+    assert {s["values"]["enable_execute_command"] for s in services} == {exec_on}
 
 
 # --- Section 1: alarms that reach someone

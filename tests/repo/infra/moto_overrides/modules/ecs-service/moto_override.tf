@@ -15,6 +15,6 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
 # moto does not store these service attributes.
 resource "aws_ecs_service" "this" {
   lifecycle {
-    ignore_changes = [desired_count, availability_zone_rebalancing, health_check_grace_period_seconds]
+    ignore_changes = [desired_count, availability_zone_rebalancing, health_check_grace_period_seconds, enable_execute_command]
   }
 }
