@@ -21,11 +21,9 @@ resource "aws_vpc_security_group_ingress_rule" "redis" {
 # --- RBAC: the application logs in as its own user with IAM authentication
 # (a token its task role signs, modules/ecs-service), so no password exists
 # anywhere; the mandatory "default" user is switched off. ElastiCache wants an
-# IAM user's name to equal its id. The id differs from the password user's
-# that it replaces ("<name>-app"): the new user joins the group before the old
-# one is deleted (create_before_destroy), rather than the group losing it.
+# IAM user's name to equal its id.
 
-resource "aws_elasticache_user" "app" {
+resource "aws_elasticache_user" "app_iam" {
   user_id       = "${var.name}-app-iam"
   user_name     = "${var.name}-app-iam"
   engine        = var.engine
@@ -36,10 +34,24 @@ resource "aws_elasticache_user" "app" {
   }
 
   tags = var.tags
+}
 
-  lifecycle {
-    create_before_destroy = true
+# The password user that app_iam replaced, kept for one release switched off,
+# without a password and outside the user group. Deleting it in the same
+# apply would delete it before the user group drops it (Terraform destroys a
+# removed resource before updating what depended on it), and ElastiCache
+# would refuse that group update. Remove this resource in the next release.
+resource "aws_elasticache_user" "app" {
+  user_id       = "${var.name}-app"
+  user_name     = "countq"
+  engine        = var.engine
+  access_string = "off -@all"
+
+  authentication_mode {
+    type = "no-password-required"
   }
+
+  tags = var.tags
 }
 
 resource "aws_elasticache_user" "default" {
@@ -60,7 +72,7 @@ resource "aws_elasticache_user_group" "this" {
 
   user_group_id = "${var.name}-users"
   engine        = var.engine
-  user_ids      = [aws_elasticache_user.default.user_id, aws_elasticache_user.app.user_id]
+  user_ids      = [aws_elasticache_user.default.user_id, aws_elasticache_user.app_iam.user_id]
 
   tags = var.tags
 }

@@ -15,12 +15,12 @@ output "cache_name" {
 
 output "user_id" {
   description = "ElastiCache user (id and name) of the application, which logs in with IAM (REDIS_IAM_USER)."
-  value       = aws_elasticache_user.app.user_id
+  value       = aws_elasticache_user.app_iam.user_id
 }
 
 output "user_arn" {
   description = "ARN of the application's user (elasticache:Connect)."
-  value       = aws_elasticache_user.app.arn
+  value       = aws_elasticache_user.app_iam.arn
 }
 
 output "cache_arn" {
@@ -28,7 +28,7 @@ output "cache_arn" {
   # Derived from the user's ARN (same account and region) when there is no cache.
   value = try(
     aws_elasticache_serverless_cache.this[0].arn,
-    replace(aws_elasticache_user.app.arn, ":user:${aws_elasticache_user.app.user_id}", ":serverlesscache:${var.name}"),
+    replace(aws_elasticache_user.app_iam.arn, ":user:${aws_elasticache_user.app_iam.user_id}", ":serverlesscache:${var.name}"),
   )
 }
 
