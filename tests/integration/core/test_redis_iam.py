@@ -39,6 +39,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[datetime]]:
 
 
 @pytest.fixture
+def settings(redis_queue: str) -> Settings:
+    """Redis only: these tests never reach MySQL."""
+    return Settings(redis_url=REDIS_URL, redis_queue=redis_queue)
+
+
+@pytest.fixture
 def iam_user(settings: Settings, admin: redis.Redis) -> Iterator[str]:
     """An ACL user of this test's keys, and its cleanup (the tests set its password)."""
     name = f"countq-iam-{uuid.uuid4().hex[:10]}"
