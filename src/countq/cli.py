@@ -126,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.config.dictConfig(logs.config(settings.log_format, settings.log_level))
     try:
+        if args.command in ("producer", "consumer", "dev", "dead-letters"):
+            from countq.queue.iam import iam_login
+
+            # Before any server starts: uvicorn would bury it in a traceback.
+            iam_login(settings)
         if args.command == "importer":
             from countq.importer.handler import main as importer_main
 

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     redis_username: str | None = None
     redis_password: str | None = None
     redis_secret_arn: str | None = None
+    redis_iam_user: str | None = Field(
+        None, description="ElastiCache user that logs in with an IAM token (no password)"
+    )
+    redis_iam_cache_name: str | None = Field(
+        None, description="Name of the ElastiCache cache the IAM token is signed for"
+    )
+    redis_iam_serverless: bool = Field(
+        True, description="The cache is serverless (the token names ResourceType=ServerlessCache)"
+    )
 
     # MySQL
     database_url: str | None = None

@@ -664,7 +664,7 @@ data "aws_iam_policy_document" "deploy_key_waf" {
 # --- Plan role: read the state of every environment and what a plan without
 # refresh reads (data sources). Pull request code runs with this role, so it
 # reads nothing the state does not already hold: no app bucket objects, no
-# database secret; the Redis password is in the state already.
+# secret at all (the Redis user has no password: IAM authentication).
 
 data "aws_iam_policy_document" "plan" {
   statement {
@@ -685,12 +685,6 @@ data "aws_iam_policy_document" "plan" {
     # calls have no resource-level permissions.
     actions   = ["ec2:DescribeAvailabilityZones", "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"]
     resources = ["*"]
-  }
-
-  statement {
-    sid       = "RedisPasswordDataSource"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [for env in var.environments : "${local.arn.secretsmanager}:secret:${local.prefix[env]}/redis-app-*"]
   }
 
   statement {

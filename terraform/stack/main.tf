@@ -18,24 +18,27 @@ locals {
 
   # Same settings for both services; only secret ARNs, never secret values.
   app_environment = {
-    AWS_REGION       = data.aws_region.current.name
-    HTTP_PORT        = "5080"
-    LOG_LEVEL        = var.log_level
-    LOG_FORMAT       = "json" # JSON lines, for CloudWatch Logs Insights
-    MYSQL_HOST       = module.rds.address
-    MYSQL_PORT       = tostring(module.rds.port)
-    MYSQL_DATABASE   = module.rds.database_name
-    MYSQL_TLS        = "true"
-    MYSQL_TLS_CA     = "/etc/countq/mysql-ca.pem" # the RDS CA bundle the image carries (Dockerfile)
-    DB_SECRET_ARN    = module.rds.app_secret_arn
-    REDIS_HOST       = module.redis.endpoint_address
-    REDIS_PORT       = tostring(module.redis.endpoint_port)
-    REDIS_CLUSTER    = "true"
-    REDIS_TLS        = "true"
-    REDIS_QUEUE      = "countq"
-    REDIS_SECRET_ARN = module.redis.secret_arn
+    AWS_REGION     = data.aws_region.current.name
+    HTTP_PORT      = "5080"
+    LOG_LEVEL      = var.log_level
+    LOG_FORMAT     = "json" # JSON lines, for CloudWatch Logs Insights
+    MYSQL_HOST     = module.rds.address
+    MYSQL_PORT     = tostring(module.rds.port)
+    MYSQL_DATABASE = module.rds.database_name
+    MYSQL_TLS      = "true"
+    MYSQL_TLS_CA   = "/etc/countq/mysql-ca.pem" # the RDS CA bundle the image carries (Dockerfile)
+    DB_SECRET_ARN  = module.rds.app_secret_arn
+    REDIS_HOST     = module.redis.endpoint_address
+    REDIS_PORT     = tostring(module.redis.endpoint_port)
+    REDIS_CLUSTER  = "true"
+    REDIS_TLS      = "true"
+    REDIS_QUEUE    = "countq"
+    # No Redis password: the app signs an IAM token as this user (countq.queue.iam).
+    REDIS_IAM_USER       = module.redis.user_id
+    REDIS_IAM_CACHE_NAME = module.redis.cache_name
   }
-  app_secret_arns = [module.rds.app_secret_arn, module.redis.secret_arn]
+  app_secret_arns = [module.rds.app_secret_arn]
+  redis_connect   = [module.redis.cache_arn, module.redis.user_arn]
 
   # What the tasks and the importer reach, and nothing else (egress_rules).
   # No task calls another (Cloud Map names are for operators), and the
@@ -146,10 +149,9 @@ module "redis" {
     producer = module.producer.security_group_id
     consumer = module.consumer.security_group_id
   }
-  snapshot_retention_limit    = var.protect_data ? 1 : 0
-  secret_recovery_window_days = var.protect_data ? 7 : 0
-  create_cache                = var.create_redis_cache
-  tags                        = local.tags
+  snapshot_retention_limit = var.protect_data ? 1 : 0
+  create_cache             = var.create_redis_cache
+  tags                     = local.tags
 }
 
 module "producer" {
@@ -165,6 +167,7 @@ module "producer" {
   command                    = ["countq", "producer"]
   environment                = local.app_environment
   secret_arns                = local.app_secret_arns
+  elasticache_connect_arns   = local.redis_connect
   ecr_repository_arn         = module.ecr.repository_arn
   cpu                        = var.producer.cpu
   memory                     = var.producer.memory
@@ -193,25 +196,26 @@ module "producer" {
 module "consumer" {
   source = "../modules/ecs-service"
 
-  name                   = "consumer"
-  cluster_name           = module.cluster.cluster_name
-  cluster_arn            = module.cluster.cluster_arn
-  vpc_id                 = module.network.vpc_id
-  subnet_ids             = module.network.private_subnet_ids
-  image                  = local.image
-  create_service         = local.released
-  command                = ["countq", "consumer"]
-  environment            = local.consumer_environment
-  secret_arns            = local.app_secret_arns
-  ecr_repository_arn     = module.ecr.repository_arn
-  metrics_namespace      = local.metrics_namespace
-  cpu                    = var.consumer.cpu
-  memory                 = var.consumer.memory
-  desired_count          = var.consumer.desired_count
-  service_discovery      = { namespace_id = module.cluster.namespace_id }
-  log_retention_days     = var.log_retention_days
-  egress_rules           = local.task_egress
-  enable_execute_command = var.enable_execute_command
+  name                     = "consumer"
+  cluster_name             = module.cluster.cluster_name
+  cluster_arn              = module.cluster.cluster_arn
+  vpc_id                   = module.network.vpc_id
+  subnet_ids               = module.network.private_subnet_ids
+  image                    = local.image
+  create_service           = local.released
+  command                  = ["countq", "consumer"]
+  environment              = local.consumer_environment
+  secret_arns              = local.app_secret_arns
+  elasticache_connect_arns = local.redis_connect
+  ecr_repository_arn       = module.ecr.repository_arn
+  metrics_namespace        = local.metrics_namespace
+  cpu                      = var.consumer.cpu
+  memory                   = var.consumer.memory
+  desired_count            = var.consumer.desired_count
+  service_discovery        = { namespace_id = module.cluster.namespace_id }
+  log_retention_days       = var.log_retention_days
+  egress_rules             = local.task_egress
+  enable_execute_command   = var.enable_execute_command
   autoscaling = {
     min_capacity = var.consumer.min_count
     max_capacity = var.consumer.max_count

@@ -1,9 +1,10 @@
 """Redis clients for both sides of the queue, the Lua scripts, and the queue's figures.
 
-Standalone or cluster, TLS per the URL scheme, bounded retries, and a login
-from REDIS_SECRET_ARN that every new connection reads from the secret cache:
-after `credentials.retry_refused` fetched a rotated secret, the next
-connection uses it, with no client to rebuild.
+Standalone or cluster, TLS per the URL scheme, bounded retries, and the
+login every new connection asks for: an IAM token (REDIS_IAM_USER, see
+iam.py), or the login from REDIS_SECRET_ARN read from the secret cache (after
+`credentials.retry_refused` fetched a rotated secret, the next connection uses
+it, with no client to rebuild), or the configured one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from redis.retry import Retry
 
 from countq.config import Settings
 from countq.credentials import Login
+from countq.queue.iam import iam_login
 
 # A few hundred milliseconds in all, then the producer answers 503.
 CONNECT_TIMEOUT_S = 0.2
@@ -97,7 +99,10 @@ def _client(flavour: Any, retry: Any, settings: Settings, socket_timeout: float)
         "health_check_interval": 30,
         "retry": retry(ExponentialBackoff(cap=0.1, base=0.02), RETRIES),
     }
-    if login.secret_arn:
+    iam = iam_login(settings)
+    if iam is not None:
+        options["credential_provider"] = iam
+    elif login.secret_arn:
         options["credential_provider"] = _SecretLogin(login)
     else:
         options.update(username=login.username, password=login.password)

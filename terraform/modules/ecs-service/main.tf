@@ -22,8 +22,8 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 # --- IAM: the execution role pulls the image and writes logs; the task role
-# only reads the exact secrets the application is given (and publishes its
-# own metrics when asked to).
+# only reads the exact secrets the application is given, logs in to the
+# listed ElastiCache cache and user, and publishes its own metrics when asked to.
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -81,6 +81,17 @@ data "aws_iam_policy_document" "task" {
     sid       = "ReadOwnSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = var.secret_arns
+  }
+
+  # IAM authentication to ElastiCache: the task signs its own login token.
+  dynamic "statement" {
+    for_each = length(var.elasticache_connect_arns) == 0 ? [] : [var.elasticache_connect_arns]
+
+    content {
+      sid       = "ConnectToRedis"
+      actions   = ["elasticache:Connect"]
+      resources = statement.value
+    }
   }
 
   dynamic "statement" {

@@ -62,6 +62,12 @@ variable "secret_arns" {
   type        = list(string)
 }
 
+variable "elasticache_connect_arns" {
+  description = "ElastiCache cache and user ARNs the task role may connect to with IAM authentication (elasticache:Connect); empty: none."
+  type        = list(string)
+  default     = []
+}
+
 variable "ecr_repository_arn" {
   description = "ECR repository the execution role may pull from."
   type        = string

@@ -18,49 +18,37 @@ resource "aws_vpc_security_group_ingress_rule" "redis" {
   to_port                      = 6380
 }
 
-# --- RBAC: the application logs in as its own user; the mandatory "default"
-# user is switched off. The password is generated write-only into Secrets
-# Manager and read back once for ElastiCache (which keeps it in state, as
-# any aws_elasticache_user does; the state bucket is encrypted).
+# --- RBAC: the application logs in as its own user with IAM authentication
+# (a token its task role signs, modules/ecs-service), so no password exists
+# anywhere; the mandatory "default" user is switched off. ElastiCache wants an
+# IAM user's name to equal its id.
 
-ephemeral "aws_secretsmanager_random_password" "app" {
-  password_length     = 32
-  exclude_punctuation = true
-}
-
-resource "aws_secretsmanager_secret" "app" {
-  #checkov:skip=CKV_AWS_149:The AWS-managed key (aws/secretsmanager) encrypts it; a CMK adds cost without a second reader to separate.
-  #checkov:skip=CKV2_AWS_57:ElastiCache RBAC passwords are rotated by bumping password_version and applying; no rotation Lambda.
-  name                    = "${var.name}/redis-app"
-  description             = "Redis RBAC user of the countq application ({username, password})"
-  recovery_window_in_days = var.secret_recovery_window_days
-
-  tags = var.tags
-}
-
-resource "aws_secretsmanager_secret_version" "app" {
-  secret_id = aws_secretsmanager_secret.app.id
-  secret_string_wo = jsonencode({
-    username = var.username
-    password = ephemeral.aws_secretsmanager_random_password.app.random_password
-  })
-  secret_string_wo_version = var.password_version
-}
-
-data "aws_secretsmanager_secret_version" "app" {
-  secret_id  = aws_secretsmanager_secret_version.app.secret_id
-  version_id = aws_secretsmanager_secret_version.app.version_id
-}
-
-resource "aws_elasticache_user" "app" {
-  user_id       = "${var.name}-app"
-  user_name     = var.username
+resource "aws_elasticache_user" "app_iam" {
+  user_id       = "${var.name}-app-iam"
+  user_name     = "${var.name}-app-iam"
   engine        = var.engine
   access_string = var.access_string
 
   authentication_mode {
-    type      = "password"
-    passwords = [jsondecode(data.aws_secretsmanager_secret_version.app.secret_string).password]
+    type = "iam"
+  }
+
+  tags = var.tags
+}
+
+# The password user that app_iam replaced, kept for one release switched off,
+# without a password and outside the user group. Deleting it in the same
+# apply would delete it before the user group drops it (Terraform destroys a
+# removed resource before updating what depended on it), and ElastiCache
+# would refuse that group update. Remove this resource in the next release.
+resource "aws_elasticache_user" "app" {
+  user_id       = "${var.name}-app"
+  user_name     = "countq"
+  engine        = var.engine
+  access_string = "off -@all"
+
+  authentication_mode {
+    type = "no-password-required"
   }
 
   tags = var.tags
@@ -84,7 +72,7 @@ resource "aws_elasticache_user_group" "this" {
 
   user_group_id = "${var.name}-users"
   engine        = var.engine
-  user_ids      = [aws_elasticache_user.default.user_id, aws_elasticache_user.app.user_id]
+  user_ids      = [aws_elasticache_user.default.user_id, aws_elasticache_user.app_iam.user_id]
 
   tags = var.tags
 }

@@ -13,9 +13,23 @@ output "cache_name" {
   value       = var.name
 }
 
-output "secret_arn" {
-  description = "ARN of the application user's secret {username, password} (REDIS_SECRET_ARN)."
-  value       = aws_secretsmanager_secret.app.arn
+output "user_id" {
+  description = "ElastiCache user (id and name) of the application, which logs in with IAM (REDIS_IAM_USER)."
+  value       = aws_elasticache_user.app_iam.user_id
+}
+
+output "user_arn" {
+  description = "ARN of the application's user (elasticache:Connect)."
+  value       = aws_elasticache_user.app_iam.arn
+}
+
+output "cache_arn" {
+  description = "ARN of the serverless cache (elasticache:Connect); its would-be ARN when create_cache is false."
+  # Derived from the user's ARN (same account and region) when there is no cache.
+  value = try(
+    aws_elasticache_serverless_cache.this[0].arn,
+    replace(aws_elasticache_user.app_iam.arn, ":user:${aws_elasticache_user.app_iam.user_id}", ":serverlesscache:${var.name}"),
+  )
 }
 
 output "security_group_id" {

@@ -29,22 +29,10 @@ variable "engine" {
   }
 }
 
-variable "username" {
-  description = "RBAC user name of the application."
-  type        = string
-  default     = "countq"
-}
-
 variable "access_string" {
   description = "Redis ACL rules of the application user."
   type        = string
   default     = "on ~* &* +@all -@dangerous"
-}
-
-variable "password_version" {
-  description = "Bump to generate and store a new application password."
-  type        = number
-  default     = 1
 }
 
 variable "max_data_storage_gb" {
@@ -63,12 +51,6 @@ variable "snapshot_retention_limit" {
   description = "Days of daily snapshots (0 disables them)."
   type        = number
   default     = 0
-}
-
-variable "secret_recovery_window_days" {
-  description = "Days a deleted secret can be restored (0 deletes at once)."
-  type        = number
-  default     = 7
 }
 
 variable "create_cache" {

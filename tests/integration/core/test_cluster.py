@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -14,7 +15,9 @@ from fastapi.testclient import TestClient
 from countq.api.app import create_app
 from countq.config import Settings
 from countq.messages import uuid7
+from countq.queue.client import connect, connect_async
 from countq.worker.loop import Consumer
+from tests.helpers import elasticache_iam
 from tests.helpers.database import db_rows
 from tests.helpers.processes import settings_env, wait_until
 from tests.helpers.redis_cluster import RedisClusterProcs
@@ -83,3 +86,48 @@ def countq_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         timeout=30,
         check=False,
     )
+
+
+def test_iam_token_login_on_every_node_of_a_redis_cluster(
+    redis_cluster: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REDIS_IAM_USER in cluster mode: the provider logs in every node's connections."""
+    user = f"countq-iam-{uuid7().hex[:10]}"
+    clustered = settings.model_copy(
+        update={
+            "redis_url": redis_cluster,
+            "redis_cluster": True,
+            "redis_iam_user": user,
+            "redis_iam_cache_name": "countq-test",
+        }
+    )
+    admin = redis.RedisCluster.from_url(redis_cluster)
+    with elasticache_iam.frozen_aws(monkeypatch, "eu-central-1") as times:
+        password = elasticache_iam.token(user, "countq-test", "eu-central-1", times[-1])
+        admin.execute_command(
+            "ACL", "SETUSER", user, "on", f">{password}", "~*", "+@all",
+            target_nodes=redis.RedisCluster.ALL_NODES,
+        )  # fmt: skip
+        try:
+
+            async def produce() -> str:
+                client = connect_async(clustered, socket_timeout=2.0)
+                try:
+                    return str(await client.xadd(clustered.stream_key, {"count": "1"}))
+                finally:
+                    await client.aclose()
+
+            entry = asyncio.run(produce())
+            client = connect(clustered, socket_timeout=2.0)
+            client.xgroup_create(clustered.stream_key, clustered.group, id="0")
+            [[_, entries]] = client.xreadgroup(
+                clustered.group, "c1", {clustered.stream_key: ">"}, count=10
+            )
+            assert [e for e, _ in entries] == [entry]
+            # Every primary accepted the login (CLUSTER SLOTS ran on one of them).
+            for node in client.get_primaries():
+                assert client.execute_command("ACL WHOAMI", target_nodes=node) == user
+            client.close()
+        finally:
+            admin.execute_command("ACL", "DELUSER", user, target_nodes=redis.RedisCluster.ALL_NODES)
+            admin.close()

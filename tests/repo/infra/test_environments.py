@@ -108,7 +108,7 @@ def test_sizes_per_environment(env_run: EnvironmentRun) -> None:
 def test_container_definitions(env_run: EnvironmentRun) -> None:
     """Non-root, read-only root, /tmp volume, health check, no secret value in the environment."""
     secrets = [v for v in env_run.secret_values if len(v) >= 8]
-    assert len(secrets) >= 2, "expected the MySQL and Redis application secrets in moto"
+    assert secrets, "expected the MySQL application secret in moto"
     commands = {}
     for task in applied(env_run, "aws_ecs_task_definition"):
         (container,) = json.loads(task["values"]["container_definitions"])
@@ -127,8 +127,11 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
         assert env["MYSQL_TLS_CA"] == "/etc/countq/mysql-ca.pem"
         assert env["LOG_FORMAT"] == "json", "JSON lines for CloudWatch Logs Insights"
         assert f"/ca/mysql-ca.pem {env['MYSQL_TLS_CA']}" in (ROOT / "Dockerfile").read_text()
-        for key in ("DB_SECRET_ARN", "REDIS_SECRET_ARN"):
-            assert env[key].startswith("arn:aws:secretsmanager:"), key
+        assert env["DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
+        # Redis: IAM authentication, no password or secret to read.
+        assert "REDIS_SECRET_ARN" not in env
+        assert env["REDIS_IAM_USER"] == f"countq-{env_run.env}-app-iam"
+        assert env["REDIS_IAM_CACHE_NAME"] == f"countq-{env_run.env}"
         for key, value in env.items():
             assert not re.search(r"PASSWORD|TOKEN|ACCESS_KEY", key), (
                 f"{key} in {container['name']} environment"
@@ -157,7 +160,9 @@ UNSCOPED_ACTIONS = {
 
 
 def test_task_roles_are_scoped(env_run: EnvironmentRun) -> None:
-    """Roles read exactly two secrets each; no wildcard resources except where AWS has none."""
+    """The services read the one MySQL secret and connect to the one cache as the
+    one Redis user, the importer reads two secrets; no wildcard resources except
+    where AWS has none."""
     secret_arns = {s["values"]["arn"] for s in applied(env_run, "aws_secretsmanager_secret")}
     db = one(applied(env_run, "aws_db_instance"), "module.rds")["values"]
     master_secret = db["master_user_secret"][0]["secret_arn"]
@@ -177,7 +182,9 @@ def test_task_roles_are_scoped(env_run: EnvironmentRun) -> None:
             if "*" in resources:
                 assert set(actions) <= UNSCOPED_ACTIONS, policy["address"]
             if "secretsmanager:GetSecretValue" in actions:
-                assert len(resources) == 2, policy["address"]
+                assert len(resources) == (2 if "importer" in policy["address"] else 1), policy[
+                    "address"
+                ]
                 if "importer" in policy["address"]:
                     assert master_secret in resources, policy["address"]
                     assert set(resources) <= secret_arns | {master_secret}, policy["address"]
@@ -477,3 +484,56 @@ def test_ecs_exec_off_by_default_and_complete_when_on(env_run: EnvironmentRun) -
         assert set(statements["EcsExecChannels"]["Action"]) == EXEC_CHANNELS
         logs = statements["EcsExecSessionLogs"]
         assert logs["Resource"].startswith("arn:aws:logs:") and "/ecs/countq-" in logs["Resource"]
+
+
+def test_redis_login_is_iam_with_no_password_anywhere(env_run: EnvironmentRun) -> None:
+    """The app's ElastiCache user authenticates with IAM (no password in state or
+    in Secrets Manager); exactly the two services may connect, to exactly the
+    environment's cache, as exactly that user. That ElastiCache accepts the
+    tokens only AWS can show: tests/integration/core/test_redis_iam.py checks
+    the token against an independent SigV4 implementation."""
+    name = f"countq-{env_run.env}"
+    users = {
+        u["values"]["user_name"]: u["values"] for u in applied(env_run, "aws_elasticache_user")
+    }
+    assert set(users) == {"default", f"{name}-app-iam", "countq"}
+    app = users[f"{name}-app-iam"]
+    assert app["user_id"] == app["user_name"], "ElastiCache requires id == name for IAM users"
+    assert [m["type"] for m in app["authentication_mode"]] == ["iam"]
+    assert not app["passwords"] and not app["authentication_mode"][0]["passwords"]
+    # Switched off, without a password: "default", and for one release the
+    # password user that IAM replaced (modules/redis says why it is kept).
+    for off in ("default", "countq"):
+        assert users[off]["access_string"] == "off -@all"
+        assert [m["type"] for m in users[off]["authentication_mode"]] == ["no-password-required"]
+    assert users["countq"]["user_id"] == f"{name}-app"
+    planned_app = one(planned(env_run, "aws_elasticache_user"), "aws_elasticache_user.app_iam")
+    assert planned_app["values"]["authentication_mode"][0]["type"] == "iam"
+    # No Redis secret, and nothing in the stack reads one.
+    secrets = [s["values"]["name"] for s in applied(env_run, "aws_secretsmanager_secret")]
+    assert secrets == [f"{name}/mysql-app"], secrets
+    assert not [
+        r
+        for r in _resources(env_run.state["values"]["root_module"])
+        if r["mode"] == "data" and r["type"] == "aws_secretsmanager_secret_version"
+    ]
+
+    # elasticache:Connect: the cache (its ARN shares the user's account and
+    # region) and the user, nothing else, for the producer and the consumer only.
+    cache_arn = app["arn"].replace(f":user:{app['user_id']}", f":serverlesscache:{name}")
+    assert cache_arn.startswith("arn:aws:elasticache:") and cache_arn.endswith(
+        f":serverlesscache:{name}"
+    )
+    connects = {}
+    for policy in applied(env_run, "aws_iam_role_policy"):
+        for statement in json.loads(policy["values"]["policy"])["Statement"]:
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            if any(a.startswith("elasticache:") for a in actions):
+                assert actions == ["elasticache:Connect"], policy["address"]
+                assert statement["Effect"] == "Allow"
+                connects[policy["values"]["role"]] = sorted(statement["Resource"])
+    assert connects == {
+        f"{name}-producer-task": sorted([cache_arn, app["arn"]]),
+        f"{name}-consumer-task": sorted([cache_arn, app["arn"]]),
+    }
