@@ -49,12 +49,16 @@ from common import (
 TARGET_CEILING_RATIO = 0.7
 TARGET_P99_MS = 25.0
 SERVERS = ("countq", "ceiling", "naive")
+# The Redis server's pid on this host (its CPU counts as countq's work).
+REDIS_PID = int(redis_client().info("server")["process_id"])
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(port: int, seconds: int, connections: int, pid: int = 0) -> dict[str, float]:
-    """One wrk run; requests/s, p50/p99 in ms, failures, server CPU us per request."""
+    """One wrk run; requests/s, p50/p99 in ms, failures, server and Redis CPU us
+    per request (Redis shares the two cores: countq's work includes its)."""
     cpu0 = cpu_seconds(pid) if pid else 0.0
+    redis0 = cpu_seconds(REDIS_PID)
     out = subprocess.run(
         [
             "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
@@ -68,8 +72,17 @@ def wrk(port: int, seconds: int, connections: int, pid: int = 0) -> dict[str, fl
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failed = int(bad.group(1)) if bad else 0
     failed += sum(int(g) for g in errors.groups()) if errors else 0
-    cpu_us = (cpu_seconds(pid) - cpu0) / (rps * seconds) * 1e6 if pid else float("nan")
-    return {"rps": rps, "p50_ms": lat[50], "p99_ms": lat[99], "failed": failed, "cpu_us": cpu_us}
+    requests = rps * seconds
+    cpu_us = (cpu_seconds(pid) - cpu0) / requests * 1e6 if pid else float("nan")
+    redis_us = (cpu_seconds(REDIS_PID) - redis0) / requests * 1e6
+    return {
+        "rps": rps,
+        "p50_ms": lat[50],
+        "p99_ms": lat[99],
+        "failed": failed,
+        "cpu_us": cpu_us,
+        "redis_cpu_us": redis_us,
+    }
 
 
 def _ms(match: re.Match[str] | None) -> float:
@@ -124,7 +137,8 @@ def main() -> None:
                         f"WEB_CONCURRENCY={workers} run {i + 1} {name}: "
                         f"{result['rps']:,.0f} req/s, p99 {result['p99_ms']:.2f} ms, "
                         f"failed {result['failed']:.0f}, "
-                        f"server CPU {result['cpu_us']:.0f} us/request"
+                        f"server CPU {result['cpu_us']:.0f} us/request, "
+                        f"Redis {result['redis_cpu_us']:.0f}"
                     )
             for proc in (countq, ceiling, naive):
                 proc.stop()
@@ -153,6 +167,7 @@ def main() -> None:
                     fmt(f["naive_rps"]),
                     f"{f['ratio_to_naive']:.1f}x",
                     " / ".join(f"{f[f'{name}_cpu_us']:.0f}" for name in SERVERS) + " us",
+                    " / ".join(f"{f[f'{name}_redis_cpu_us']:.0f}" for name in SERVERS) + " us",
                     verdict(ok),
                 ]
             )
@@ -171,6 +186,7 @@ def main() -> None:
             "naive req/s",
             "to naive",
             "server CPU/req countq / ceiling / naive",
+            "Redis CPU/req",
             "target",
         ],
         rows,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("bench_post", "bench_drain", "bench_get", "bench_latency")
+SCRIPTS = ("post_cpu", "bench_post", "bench_drain", "bench_get", "bench_latency")
 
 
 def main() -> int:

@@ -48,12 +48,26 @@ class Message:
         }
 
 
+def _uuid_bytes(text: str) -> bytes:
+    """`uuid.UUID(text).bytes`, with a fast path for the canonical 8-4-4-4-12
+    form every producer writes: 0.4 µs against uuid.UUID's 1 to 1.6, of the
+    consumer's 7 µs of CPU per message (bench/bench_drain.py)."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+        try:
+            raw = bytes.fromhex(text.replace("-", ""))
+        except ValueError:
+            raw = b""
+        if len(raw) == 16:  # fromhex skips whitespace: 16 bytes means 32 hex digits
+            return raw
+    return uuid.UUID(text).bytes  # any other form, or its ValueError
+
+
 def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
     """Validate one stream entry; ValueError means it can never be stored (poison)."""
     if not fields:
         raise ValueError("entry has no fields (deleted or empty)")
     try:
-        message_id = uuid.UUID(fields["id"]).bytes
+        message_id = _uuid_bytes(fields["id"])
         count = int(fields["count"])
         enqueued_ms = int(fields["ts"])
     except KeyError as exc:

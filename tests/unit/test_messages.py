@@ -41,3 +41,35 @@ def test_a_new_message_reads_back_as_itself() -> None:
 def test_poison_entries_are_value_errors(fields: dict[str, str] | None, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_entry("1-0", fields)
+
+
+CANONICAL = str(uuid7())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CANONICAL,
+        CANONICAL.upper(),
+        "{" + CANONICAL + "}",
+        "urn:uuid:" + CANONICAL,
+        CANONICAL.replace("-", ""),
+        CANONICAL[:-1] + " ",  # 36 characters, but fromhex would skip the space
+        CANONICAL[:-1] + "g",
+        CANONICAL[:8] + "x" + CANONICAL[9:],
+        "",
+    ],
+)
+def test_an_id_reads_as_uuid_reads_it(text: str) -> None:
+    """The consumer's fast path for the canonical form accepts and refuses
+    exactly what uuid.UUID does, with the same bytes."""
+    try:
+        expected: bytes | str = uuid.UUID(text).bytes
+    except ValueError as exc:
+        expected = str(exc)
+    fields = {"id": text, "count": "1", "ts": "0"}
+    try:
+        got: bytes | str = parse_entry("1-0", fields).message_id
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.queue.ensure_group()
         except RedisError as exc:  # start anyway: /ready reports it, POST answers 503
             log.warning("Redis not reachable at start: %s", exc)
+        # What exists now lives as long as the process: keep it out of the
+        # collector's full passes. Requests in flight at a collection reach
+        # the oldest generation, so under load full passes came dozens of
+        # times a second and each walked the whole app (30-160 ms, the POST
+        # p99's tail); frozen, they take 1-5 ms (bench/bench_post.py).
+        gc.collect()  # garbage frozen now would never be freed
+        gc.freeze()
         yield
         await services.queue.close()
         services.engine.dispose()
@@ -42,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Producer API: queue counts onto Redis, read what MySQL stored",
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks look for a configured provider on every
+        # request (about 6 µs of CPU each, bench/post_cpu.py); countq exports
+        # Prometheus and CloudWatch figures, not OpenTelemetry.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(errors.JsonBodies)
     # Added last, so outermost: refusals carry CORS headers too.

@@ -88,21 +88,31 @@ class Consumer:
         self._next_claim = 0.0
 
     def run(self) -> None:
-        """Until stopped. While this thread commits and acks one batch, another
-        reads and parses the next, so the database wait overlaps the Redis read
-        and decode (bench/bench_drain.py). Entries read ahead are pending under
-        this consumer like the batch in hand: a crash or a stop leaves both to
-        be reclaimed, never lost."""
+        """Until stopped. While this thread commits one batch, one thread reads
+        and parses the next and another acks the one before, so the database's
+        wait overlaps every Redis round trip (bench/bench_drain.py). An ack is
+        queued only after its batch's commit. Entries read ahead or not yet
+        acked are pending under this consumer like the batch in hand: a crash
+        or a stop leaves them to be reclaimed, never lost."""
         log.info("consumer %s reading %s", self.name, self.settings.stream_key)
         try:
             self.retry("redis", self.queue.ensure_group)
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+            with (
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ack") as acker,
+            ):
                 ahead: Future[Batch] | None = None
+                acked: Future[None] | None = None
                 while not self.stopping.is_set():
                     self.alive()
                     batch = ahead.result() if ahead else self.fetch()
                     ahead = reader.submit(self.fetch) if batch.size else None
-                    self.ack(self.handle(batch))
+                    stored = self.handle(batch)
+                    if acked:
+                        acked.result()  # raises what the last ack raised (Stopping)
+                    acked = acker.submit(self.ack, stored)
+                if acked:
+                    acked.result()
         except Stopping:
             pass  # what this consumer holds stays pending, for the next one
         Retry.once("redis", self.queue.leave_group)
