@@ -43,9 +43,8 @@ from tests.helpers.redis_cluster import RedisClusterProcs, key_slot_of
 from tests.helpers.services import REDIS_URL
 from tests.helpers.tcp_proxy import TcpProxy
 
-# The issue asks for 2,000/s; this shared 2-core machine, loaded by other work,
-# holds about 700/s steadily beside six redis-servers (FAILOVER_RATE to change).
-RATE = float(os.environ.get("FAILOVER_RATE", "700"))
+# The issue's rate; FAILOVER_RATE to change it.
+RATE = float(os.environ.get("FAILOVER_RATE", "2000"))
 BEFORE_KILL_S = 2.0
 AFTER_KILL_S = 8.0
 SLOWEST_ANSWER_S = 2.0
@@ -61,7 +60,6 @@ class FailoverRun:
     slowest_s: float
     outage_lines: int
     answered_per_s: int = 0
-    over_2_s: int = 0
 
 
 def stored_ids(settings: Settings) -> set[str]:
@@ -150,15 +148,8 @@ def _figures(
         for a in answers
         if a.latency_s >= SLOWEST_ANSWER_S
     )
-    # The issue's bound is no answer over 2 s. On this shared machine under
-    # load 20-34, 6 runs in about 30 had a handful of 503s at 2.0-2.8 s (one run
-    # 5.8 s), not yet explained (README, "Reliability figures"): the test
-    # holds the line at a few per thousand over 2 s and none over 6 s, and
-    # prints them.
-    if slow:
-        print(f"\nover {SLOWEST_ANSWER_S} s (sent after the kill, took, status): {slow[:10]}")
-    assert len(slow) <= len(answers) // 200, slow[:20]
-    assert slowest < 3 * SLOWEST_ANSWER_S, slow[:20]
+    # The issue's bound: no answer over 2 s, whatever the client library does.
+    assert not slow, slow[:20]
     assert any(a.sent_at > killed for a in refusals), "the kill refused nothing"
     # Requests sent after the kill reach the new primary only: the first one
     # answered 202 marks the end of the outage.
@@ -181,7 +172,6 @@ def _figures(
         lost,
         round(slowest, 3),
         outage_lines,
-        over_2_s=len(slow),
     )
 
 
@@ -202,6 +192,40 @@ def test_primary_killed_under_load_with_wait(
     run = failover(settings, tmp_path, primary_index, {"REDIS_WAIT_REPLICAS": "1"})
     print(f"\nfailover (REDIS_WAIT_REPLICAS=1, {RATE:.0f}/s): {run}")
     assert run.lost == 0
+
+
+def test_an_idle_consumer_follows_a_failover_of_slot_0(settings: Settings, tmp_path: Path) -> None:
+    """The trap in its plainest form: the consumer waits in XREADGROUP on an
+    empty stream whose slot belongs to slot 0's primary, with no ack in
+    flight, and that primary dies. redis-py resolves XREADGROUP's key on its
+    default node (that primary): without the consumer's topology refresh it
+    retried the dead node forever and never read what came after."""
+    cluster = RedisClusterProcs(tmp_path / "cluster", replicas=1).start()
+    consumer = None
+    try:
+        victim = cluster.slot_owner(0)
+        queue = cluster.queue_on(victim, "idle")
+        s = settings.model_copy(
+            update={"redis_url": cluster.url, "redis_cluster": True, "redis_queue": queue}
+        )
+        env = {**settings_env(s), "HTTP_PORT": str(free_port())}
+        consumer = start_consumer(env, tmp_path / "consumer.log")
+        check = [sys.executable, "-m", "countq", "check"]
+        wait_until(lambda: subprocess.run(check, env=env, capture_output=True).returncode == 0, 20)
+        time.sleep(1)  # in its blocking read, nothing to ack
+        cluster.kill(victim)
+        successor = cluster.wait_promoted(key_slot_of(queue), victim)
+        after = redis.Redis(port=successor, decode_responses=True)
+        ids = [str(uuid.uuid4()) for _ in range(100)]
+        for i, message_id in enumerate(ids):
+            after.xadd(s.stream_key, {"id": message_id, "count": i, "ts": 0})
+        wait_until(lambda: after.xlen(s.stream_key) == 0, timeout=30, interval=0.2)
+        assert stored_ids(s) >= set(ids)
+        assert consumer.poll() is None  # no restart
+    finally:
+        if consumer is not None:
+            stop(consumer)
+        cluster.stop()
 
 
 def test_wait_without_a_replica_refuses_in_time(settings: Settings) -> None:
