@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # collector's full passes. Requests in flight at a collection reach
         # the oldest generation, so under load full passes came dozens of
         # times a second and each walked the whole app (30-160 ms, the POST
-        # p99's tail); frozen, they take 1-5 ms (bench/bench_post.py).
+        # p99's tail); frozen, they take 1-5 ms (gc.callbacks, timed under
+        # bench/bench_post.py's load).
         gc.collect()  # garbage frozen now would never be freed
         gc.freeze()
         yield

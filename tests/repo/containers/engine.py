@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -48,21 +49,29 @@ def _alive(pid: str) -> bool:
     return True
 
 
+_MYSQL_CA_LOCK = threading.Lock()
+
+
 def mysql_ca_for_tests() -> str:
     """The PEM text the image builds carry as their MySQL CA (MYSQL_CA_PEM): a CA
     made here once, since this machine cannot fetch AWS's bundle. Kept, so
     every build (and compose's) reuses the cached layers."""
     pem = LOGS / "test-mysql-ca.pem"
-    if not pem.exists():
-        LOGS.mkdir(parents=True, exist_ok=True)
-        key = LOGS / "test-mysql-ca.key"
-        subprocess.run(
-            [require_tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-             "-days", "3650", "-subj", "/CN=countq-test-mysql-ca",
-             "-keyout", str(key), "-out", str(pem)],
-            capture_output=True, check=True, timeout=60,
-        )  # fmt: skip
-    return pem.read_text()
+    # The image builds run in parallel threads (conftest.py): without the lock
+    # two of them each made a CA, and one image carried the CA the file no
+    # longer held (seen in CI).
+    with _MYSQL_CA_LOCK:
+        if not pem.exists():
+            LOGS.mkdir(parents=True, exist_ok=True)
+            key, made = LOGS / "test-mysql-ca.key", LOGS / "test-mysql-ca.pem.new"
+            subprocess.run(
+                [require_tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                 "-days", "3650", "-subj", "/CN=countq-test-mysql-ca",
+                 "-keyout", str(key), "-out", str(made)],
+                capture_output=True, check=True, timeout=60,
+            )  # fmt: skip
+            made.replace(pem)  # whole or absent, for a run interrupted here
+        return pem.read_text()
 
 
 def docker_client() -> str:

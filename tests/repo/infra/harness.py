@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -344,14 +345,18 @@ class Terraform:
         return proc
 
 
+_CA_LOCK = threading.Lock()
+
+
 def importer_zip(dest: Path) -> Path:
     """The Lambda package, built by the project's own script, with a CA made
     here as its MySQL CA (AWS's RDS bundle cannot be fetched offline)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     ca = BUILD / "test-mysql-ca.pem"
-    if not ca.exists():
-        BUILD.mkdir(parents=True, exist_ok=True)
-        make_ca(BUILD, "test-mysql-ca")
+    with _CA_LOCK:  # environments are replayed in parallel threads: one CA for all
+        if not ca.exists():
+            BUILD.mkdir(parents=True, exist_ok=True)
+            make_ca(BUILD, "test-mysql-ca")
     script = ROOT / "scripts" / "build-importer-zip.sh"
     env = {**os.environ, "MYSQL_CA_FILE": str(ca)}
     subprocess.run(["bash", str(script), str(dest)], cwd=ROOT, env=env, check=True, timeout=600)
