@@ -47,6 +47,14 @@ def redis_queue() -> Iterator[str]:
 
 
 @pytest.fixture
+def redis_admin() -> Iterator[redis.Redis]:
+    """A client of the shared Redis with every right: for ACL users and inspection."""
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def settings(mysql_database: str, redis_queue: str, tmp_path: Path) -> Settings:
     """Settings on the real servers, schema migrated."""
     s = Settings(

@@ -26,13 +26,6 @@ CACHE = "countq-test"
 
 
 @pytest.fixture
-def admin() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[datetime]]:
     with elasticache_iam.frozen_aws(monkeypatch, REGION) as times:
         yield times
@@ -45,15 +38,15 @@ def settings(redis_queue: str) -> Settings:
 
 
 @pytest.fixture
-def iam_user(settings: Settings, admin: redis.Redis) -> Iterator[str]:
+def iam_user(settings: Settings, redis_admin: redis.Redis) -> Iterator[str]:
     """An ACL user of this test's keys, and its cleanup (the tests set its password)."""
     name = f"countq-iam-{uuid.uuid4().hex[:10]}"
     yield name
-    admin.acl_deluser(name)
+    redis_admin.acl_deluser(name)
 
 
-def allow(admin: redis.Redis, user: str, password: str, settings: Settings) -> None:
-    admin.acl_setuser(
+def allow(redis_admin: redis.Redis, user: str, password: str, settings: Settings) -> None:
+    redis_admin.acl_setuser(
         user,
         enabled=True,
         reset_passwords=True,
@@ -69,7 +62,7 @@ def iam_settings(settings: Settings, user: str, cache: str = CACHE) -> Settings:
 
 def test_the_clients_log_in_with_the_signed_token_and_sign_again_to_reconnect(
     settings: Settings,
-    admin: redis.Redis,
+    redis_admin: redis.Redis,
     iam_user: str,
     aws: list[datetime],
     monkeypatch: pytest.MonkeyPatch,
@@ -78,7 +71,7 @@ def test_the_clients_log_in_with_the_signed_token_and_sign_again_to_reconnect(
     monkeypatch.setattr(iam, "monotonic", lambda: clock[-1])
     s = iam_settings(settings, iam_user)
     first = elasticache_iam.token(iam_user, CACHE, REGION, aws[-1])
-    allow(admin, iam_user, first, s)
+    allow(redis_admin, iam_user, first, s)
 
     # The producer's (asyncio) client: XADD as the IAM user.
     async def produce() -> tuple[str, str]:
@@ -99,7 +92,7 @@ def test_the_clients_log_in_with_the_signed_token_and_sign_again_to_reconnect(
 
     def reconnected_as_user() -> str:
         # What ElastiCache does to an IAM connection after 12 hours.
-        admin.client_kill_filter(user=iam_user)
+        redis_admin.client_kill_filter(user=iam_user)
         return str(client.acl_whoami())
 
     # Just under ten minutes on, a new connection reuses the token (one
@@ -113,7 +106,7 @@ def test_the_clients_log_in_with_the_signed_token_and_sign_again_to_reconnect(
     clock.append(TOKEN_REUSE_S)
     second = elasticache_iam.token(iam_user, CACHE, REGION, aws[-1])
     assert second != first
-    allow(admin, iam_user, second, s)
+    allow(redis_admin, iam_user, second, s)
     assert reconnected_as_user() == iam_user
     assert client.xack(s.stream_key, s.group, entry) == 1
     client.close()
@@ -123,14 +116,14 @@ def test_the_clients_log_in_with_the_signed_token_and_sign_again_to_reconnect(
 def test_a_token_for_another_region_user_or_cache_is_refused(
     wrong: str,
     settings: Settings,
-    admin: redis.Redis,
+    redis_admin: redis.Redis,
     iam_user: str,
     aws: list[datetime],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The user's password is its token for this cache in REGION; a client signing
     for anything else is refused."""
-    allow(admin, iam_user, elasticache_iam.token(iam_user, CACHE, REGION, aws[-1]), settings)
+    allow(redis_admin, iam_user, elasticache_iam.token(iam_user, CACHE, REGION, aws[-1]), settings)
     user, cache = iam_user, CACHE
     if wrong == "region":
         monkeypatch.setenv("AWS_REGION", "eu-west-1")
@@ -139,11 +132,11 @@ def test_a_token_for_another_region_user_or_cache_is_refused(
     else:
         # Another ACL user holding this user's token: a token names its user.
         user = f"{iam_user}-other"
-        allow(admin, user, elasticache_iam.token(iam_user, CACHE, REGION, aws[-1]), settings)
+        allow(redis_admin, user, elasticache_iam.token(iam_user, CACHE, REGION, aws[-1]), settings)
     client = connect(iam_settings(settings, user, cache), socket_timeout=2.0)
     try:
         with pytest.raises(redis.AuthenticationError):
             client.ping()
     finally:
         client.close()
-        admin.acl_deluser(f"{iam_user}-other")
+        redis_admin.acl_deluser(f"{iam_user}-other")

@@ -20,7 +20,6 @@ from countq.config import Settings
 from countq.worker.loop import Consumer
 from tests.helpers.database import db_rows
 from tests.helpers.processes import wait_until
-from tests.helpers.services import REDIS_URL
 
 
 @pytest.fixture
@@ -29,17 +28,10 @@ def secrets_manager(fake_aws: str) -> object:
 
 
 @pytest.fixture
-def admin() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def redis_user(settings: Settings, admin: redis.Redis) -> Iterator[str]:
+def redis_user(settings: Settings, redis_admin: redis.Redis) -> Iterator[str]:
     """An ACL user that may touch this test's keys only."""
     name = f"countq_{uuid.uuid4().hex[:10]}"
-    admin.acl_setuser(
+    redis_admin.acl_setuser(
         name,
         enabled=True,
         passwords=["+before"],
@@ -47,11 +39,11 @@ def redis_user(settings: Settings, admin: redis.Redis) -> Iterator[str]:
         commands=["+@all"],
     )
     yield name
-    admin.acl_deluser(name)
+    redis_admin.acl_deluser(name)
 
 
 def test_a_rotated_redis_password_reaches_producer_and_consumer(
-    settings: Settings, redis_user: str, admin: redis.Redis, secrets_manager: object
+    settings: Settings, redis_user: str, redis_admin: redis.Redis, secrets_manager: object
 ) -> None:
     sm: object = secrets_manager
     arn = sm.create_secret(  # type: ignore[attr-defined]
@@ -69,11 +61,13 @@ def test_a_rotated_redis_password_reaches_producer_and_consumer(
 
             # Rotation: the new password in Redis and in the secret, and every
             # connection made with the old one dropped.
-            admin.acl_setuser(redis_user, enabled=True, reset_passwords=True, passwords=["+after"])
+            redis_admin.acl_setuser(
+                redis_user, enabled=True, reset_passwords=True, passwords=["+after"]
+            )
             sm.put_secret_value(  # type: ignore[attr-defined]
                 SecretId=arn, SecretString=json.dumps({"username": redis_user, "password": "after"})
             )
-            admin.client_kill_filter(user=redis_user)
+            redis_admin.client_kill_filter(user=redis_user)
 
             assert client.post("/count", json={"count": 2}).status_code == 202
             wait_until(lambda: db_rows(settings)[2] == 2, timeout=30)
