@@ -93,3 +93,25 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
     return int(head[9:12]), await reader.readexactly(length)
+
+
+def post_counts(port: int, counts: range, connections: int = 8) -> list[int]:
+    """POST each count once, `connections` requests in flight (closed loop);
+    the statuses, in the order of `counts`."""
+
+    async def run() -> list[int]:
+        statuses = [0] * len(counts)
+
+        async def connection(first: int) -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                for i in range(first, len(counts), connections):
+                    writer.write(_request(port, b'{"count": %d}' % counts[i]))
+                    statuses[i] = (await _answer(reader))[0]
+            finally:
+                writer.close()
+
+        await asyncio.gather(*(connection(c) for c in range(connections)))
+        return statuses
+
+    return asyncio.run(run())

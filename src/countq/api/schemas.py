@@ -35,7 +35,9 @@ class Queued(BaseModel):
 class CountOut(BaseModel):
     rows: int = Field(..., description="Rows held in MySQL now (RETENTION_DAYS drops old ones)")
     stored_total: int = Field(..., description="Every message ever stored, dropped ones included")
-    last_value: int | None = Field(..., description="`count` of the most recently stored message")
+    last_value: int | None = Field(
+        ..., description="`count` of the newest message stored (by enqueue time, then id)"
+    )
     last_id: str | None = Field(..., description="UUID of that message")
     updated_at: str | None = Field(..., description="When it was stored (ISO 8601, UTC)")
     hostname: str = Field(..., description="The host that served this answer")

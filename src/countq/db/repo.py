@@ -41,19 +41,46 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
         inserted = conn.exec_driver_sql(_mysql_insert_sql(batch, now_ms)).rowcount
     else:
         inserted = conn.execute(_insert_messages, _rows(batch, now_ms)).rowcount
-    last = batch[-1]
+    newest = max(batch, key=_age)
+    # The summary's "last" moves only forward: a reclaimed or redelivered older
+    # message is stored after newer ones, and must not replace them.
+    is_newer = sa.or_(
+        message_stats.c.last_enqueued_ms.is_(None),
+        message_stats.c.last_enqueued_ms < newest.enqueued_ms,
+        sa.and_(
+            message_stats.c.last_enqueued_ms == newest.enqueued_ms,
+            message_stats.c.last_id < newest.message_id,
+        ),
+    )
     conn.execute(
         message_stats.update()
         .where(message_stats.c.id == STATS_ROW_ID)
-        .values(
-            row_count=message_stats.c.row_count + max(inserted, 0),
-            stored_total=message_stats.c.stored_total + max(inserted, 0),
-            last_value=last.count,
-            last_id=last.message_id,
-            updated_ms=now_ms,
+        # MySQL evaluates SET left to right, each assignment seeing the ones
+        # before it (SQLite sees the old row throughout): last_enqueued_ms goes
+        # last so last_value and last_id are decided on the old row; after
+        # last_id moved it still comes out right (the same ms, or a newer one).
+        .ordered_values(
+            (message_stats.c.row_count, message_stats.c.row_count + max(inserted, 0)),
+            (message_stats.c.stored_total, message_stats.c.stored_total + max(inserted, 0)),
+            (message_stats.c.updated_ms, now_ms),
+            (message_stats.c.last_value, _if(is_newer, newest.count, message_stats.c.last_value)),
+            (message_stats.c.last_id, _if(is_newer, newest.message_id, message_stats.c.last_id)),
+            (
+                message_stats.c.last_enqueued_ms,
+                _if(is_newer, newest.enqueued_ms, message_stats.c.last_enqueued_ms),
+            ),
         )
     )
     return int(inserted)
+
+
+def _age(m: Message) -> tuple[int, bytes]:
+    """Newer is larger: the enqueue time, then the id for messages of the same ms."""
+    return m.enqueued_ms, m.message_id
+
+
+def _if(condition: sa.ColumnElement[bool], then: object, otherwise: object) -> sa.Case[Any]:
+    return sa.case((condition, then), else_=otherwise)
 
 
 def _rows(batch: Sequence[Message], now_ms: int) -> list[dict[str, Any]]:

@@ -37,6 +37,9 @@ message_stats = sa.Table(
     sa.Column("row_count", sa.BigInteger, nullable=False),
     sa.Column("last_value", sa.BigInteger, nullable=True),
     sa.Column("last_id", sa.LargeBinary(16), nullable=True),
+    # The enqueue time of last_value's message: "last" is the newest by
+    # (last_enqueued_ms, last_id), so a redelivery never moves it back (0003).
+    sa.Column("last_enqueued_ms", sa.BigInteger, nullable=True),
     sa.Column("updated_ms", sa.BigInteger, nullable=True),
     # Every message ever stored; row_count is the rows held now (RETENTION_DAYS).
     sa.Column("stored_total", sa.BigInteger, nullable=False),
