@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     )
     redis_iam_serverless: bool = Field(
         True, description="The cache is serverless (the token names ResourceType=ServerlessCache)"
+    )
+
+    # AWS
+    aws_region: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="Region of the AWS services countq calls (Secrets Manager, ElastiCache's"
+        " IAM token, S3): AWS_REGION, else AWS_DEFAULT_REGION (Lambda and ECS set both)",
     )
 
     # MySQL

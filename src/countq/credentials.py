@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from countq import aws
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,7 @@ class SecretError(RuntimeError):
 def _secretsmanager() -> Any:
     global _client
     if _client is None:
-        # Imported here so code paths that never read a secret (the local
-        # runner, the CLI's other commands) do not pay for loading boto3.
-        import boto3
-
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        # boto3 honours AWS_ENDPOINT_URL by itself (moto in tests, a VPC
-        # endpoint elsewhere), so nothing to pass for it here.
-        _client = boto3.session.Session().client("secretsmanager", region_name=region)
+        _client = aws.client("secretsmanager")
     return _client
 
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from countq import aws
 from countq.config import Settings
 from countq.credentials import SecretError
 from countq.importer import admin
@@ -44,13 +44,6 @@ class Settled:
     rotated: bool
 
 
-def _client() -> Any:
-    import boto3
-
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return boto3.client("secretsmanager", region_name=region)
-
-
 def _value(sm: Any, arn: str, version_id: str) -> dict[str, str]:
     raw = sm.get_secret_value(SecretId=arn, VersionId=version_id).get("SecretString")
     try:
@@ -64,7 +57,7 @@ def _value(sm: Any, arn: str, version_id: str) -> dict[str, str]:
 
 def settle(settings: Settings, arn: str) -> Settled:
     """Make MySQL's app user match the secret, promoting a pending password (see above)."""
-    sm = _client()
+    sm = aws.client("secretsmanager", settings)
     stages = sm.describe_secret(SecretId=arn).get("VersionIdsToStages", {})
     holding = {stage: vid for vid, labels in stages.items() for stage in labels}
     current, pending = holding.get(CURRENT), holding.get(PENDING)

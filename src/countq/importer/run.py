@@ -28,6 +28,7 @@ from typing import Any
 import pymysql
 from pymysql.err import MySQLError
 
+from countq import aws
 from countq.config import Settings
 from countq.db.engine import create_engine
 from countq.db.migrate import upgrade
@@ -176,11 +177,8 @@ def maintain(settings: Settings) -> Maintained:
 def import_dump(
     settings: Settings, bucket: str, key: str, time_left: TimeLeft = unlimited
 ) -> Imported | ImportFailed:
-    import boto3
-
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     with admin.exclusive(settings, LOCK_TIMEOUT_S):
-        body = boto3.client("s3", region_name=region).get_object(Bucket=bucket, Key=key)["Body"]
+        body = aws.client("s3", settings).get_object(Bucket=bucket, Key=key)["Body"]
         chunks = iter_lines(body.iter_chunks(CHUNK_SIZE), gzipped=key.endswith(".gz"))
         admin.ensure_database(settings)
         conn = admin.connect(settings, database=settings.mysql_database)

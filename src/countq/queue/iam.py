@@ -14,13 +14,13 @@ a token signed within the last TOKEN_REUSE_S seconds, never an expired one.
 
 from __future__ import annotations
 
-import os
 import threading
 from time import monotonic
 from typing import Any
 
 from redis.credentials import CredentialProvider
 
+from countq import aws
 from countq.config import ConfigError, Settings
 
 TOKEN_EXPIRES_S = 900
@@ -108,7 +108,7 @@ def iam_login(settings: Settings) -> ElastiCacheIAM | None:
         )
     if settings.redis_embedded:
         raise ConfigError("REDIS_IAM_USER needs REDIS_HOST or REDIS_URL (the ElastiCache endpoint)")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = aws.region(settings)
     if not region:
         raise ConfigError("REDIS_IAM_USER needs AWS_REGION (the cache's region) to sign its token")
     return ElastiCacheIAM(user, cache, region, serverless=settings.redis_iam_serverless)

@@ -56,8 +56,12 @@ def allow(redis_admin: redis.Redis, user: str, password: str, settings: Settings
     )
 
 
-def iam_settings(settings: Settings, user: str, cache: str = CACHE) -> Settings:
-    return settings.model_copy(update={"redis_iam_user": user, "redis_iam_cache_name": cache})
+def iam_settings(
+    settings: Settings, user: str, cache: str = CACHE, region: str = REGION
+) -> Settings:
+    return settings.model_copy(
+        update={"redis_iam_user": user, "redis_iam_cache_name": cache, "aws_region": region}
+    )
 
 
 def test_the_clients_log_in_with_the_signed_token_and_sign_again_to_reconnect(
@@ -119,21 +123,20 @@ def test_a_token_for_another_region_user_or_cache_is_refused(
     redis_admin: redis.Redis,
     iam_user: str,
     aws: list[datetime],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The user's password is its token for this cache in REGION; a client signing
     for anything else is refused."""
     allow(redis_admin, iam_user, elasticache_iam.token(iam_user, CACHE, REGION, aws[-1]), settings)
-    user, cache = iam_user, CACHE
+    user, cache, region = iam_user, CACHE, REGION
     if wrong == "region":
-        monkeypatch.setenv("AWS_REGION", "eu-west-1")
+        region = "eu-west-1"
     elif wrong == "cache":
         cache = "countq-prod"
     else:
         # Another ACL user holding this user's token: a token names its user.
         user = f"{iam_user}-other"
         allow(redis_admin, user, elasticache_iam.token(iam_user, CACHE, REGION, aws[-1]), settings)
-    client = connect(iam_settings(settings, user, cache), socket_timeout=2.0)
+    client = connect(iam_settings(settings, user, cache, region), socket_timeout=2.0)
     try:
         with pytest.raises(redis.AuthenticationError):
             client.ping()
