@@ -37,6 +37,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from countq.config import ConfigError
+from countq.db import locks
+from countq.db.locks import named_lock
 from countq.db.tables import STATS_ROW_ID, message_stats, messages
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ def delete_in_batches(engine: Engine, before_ms: int, batch: int = SQLITE_BATCH)
 
 
 def lock_name(database: str) -> str:
-    return f"countq.retention.{database}"[:64]  # MySQL's limit for lock names
+    return locks.lock_name("retention", database)
 
 
 def _maintain_mysql(engine: Engine, retention_days: int | None, now_ms: int) -> Maintenance:
@@ -112,18 +114,15 @@ def _maintain_mysql(engine: Engine, retention_days: int | None, now_ms: int) -> 
         cur: Any = raw.cursor()
         cur.execute("SELECT DATABASE()")
         name = lock_name(cur.fetchone()[0])
-        cur.execute("SELECT GET_LOCK(%s, 0)", (name,))
-        if cur.fetchone()[0] != 1:
-            log.info("retention: another run holds %s; nothing to do", name)
-            return Maintenance(ran=False)
-        try:
+        with named_lock(cur, name) as got:
+            if not got:
+                log.info("retention: another run holds %s; nothing to do", name)
+                return Maintenance(ran=False)
             done = Maintenance(ran=True, mended=_mend(cur))
             done.created = _create_ahead(cur, day_start(now_ms) + (AHEAD_DAYS + 1) * DAY_MS)
             if retention_days:
                 done.dropped = _drop_before(cur, cutoff_ms(now_ms, retention_days))
                 done.deleted = sum(done.dropped.values())
-        finally:
-            cur.execute("SELECT RELEASE_LOCK(%s)", (name,))
         log.info(
             "retention: created %s, dropped %s", done.created or "none", done.dropped or "none"
         )

@@ -12,7 +12,9 @@ from typing import Any
 import pymysql
 
 from countq.config import Settings
+from countq.db import locks
 from countq.db.engine import connect_with_login, mysql_login, mysql_tls
+from countq.db.locks import named_lock
 from countq.db.migrate import create_database_sql, quote_ident
 
 log = logging.getLogger(__name__)
@@ -49,24 +51,22 @@ def connect(settings: Settings, *, database: str | None = None) -> pymysql.Conne
 def exclusive(settings: Settings, timeout_s: float) -> Iterator[None]:
     """Hold the database's importer lock (a MySQL named lock, released with the
     session should this process die); Busy when another run keeps it past `timeout_s`."""
-    name = lock_name(settings.mysql_database)
     conn = connect(settings)
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT GET_LOCK(%s, %s)", (name, max(0, int(timeout_s))))
-            (got,) = cur.fetchone() or (None,)
-        if got != 1:
-            raise Busy(
-                f"another importer run is working on database {settings.mysql_database}"
-                f" and did not finish within {timeout_s:.0f} s; try again when it has"
-            )
-        yield
+        name = lock_name(settings.mysql_database)
+        with conn.cursor() as cur, named_lock(cur, name, timeout_s) as got:
+            if not got:
+                raise Busy(
+                    f"another importer run is working on database {settings.mysql_database}"
+                    f" and did not finish within {timeout_s:.0f} s; try again when it has"
+                )
+            yield
     finally:
-        conn.close()  # ends the session, which releases the lock
+        conn.close()
 
 
 def lock_name(database: str) -> str:
-    return f"countq.importer.{database}"[:64]  # MySQL's limit for lock names
+    return locks.lock_name("importer", database)
 
 
 def ensure_database(settings: Settings) -> None:
