@@ -72,19 +72,9 @@ def cmd_maintain(settings: Settings) -> int:
     import json
     from dataclasses import asdict
 
-    from sqlalchemy.exc import OperationalError
+    from countq.db import retention
 
-    from countq.db.engine import create_engine, misconfiguration
-    from countq.db.retention import maintain
-
-    engine = create_engine(settings, pool_size=1)
-    try:
-        done = maintain(engine, settings.retention_days)
-    except OperationalError as exc:
-        raise (misconfiguration(exc, settings) or exc) from None
-    finally:
-        engine.dispose()
-    print(json.dumps(asdict(done)))
+    print(json.dumps(asdict(retention.run(settings))))
     return 0
 
 

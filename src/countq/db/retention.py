@@ -36,8 +36,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from countq.config import ConfigError
+from countq.config import ConfigError, Settings
 from countq.db import locks
+from countq.db.engine import create_engine, misconfiguration
 from countq.db.locks import named_lock
 from countq.db.tables import STATS_ROW_ID, message_stats, messages
 
@@ -72,6 +73,18 @@ def partition_name(day_ms: int) -> str:
 def cutoff_ms(now_ms: int, retention_days: int) -> int:
     """Rows enqueued before this go: today (UTC) and the RETENTION_DAYS days before it stay."""
     return day_start(now_ms) - retention_days * DAY_MS
+
+
+def run(settings: Settings) -> Maintenance:
+    """One run on the database the settings name, RETENTION_DAYS from them: the one
+    entry point of `countq maintain` and the importer's `maintain` action."""
+    engine = create_engine(settings, pool_size=1)
+    try:
+        return maintain(engine, settings.retention_days)
+    except sa.exc.OperationalError as exc:
+        raise (misconfiguration(exc, settings) or exc) from None
+    finally:
+        engine.dispose()
 
 
 def maintain(engine: Engine, retention_days: int | None, now_ms: int | None = None) -> Maintenance:

@@ -162,13 +162,10 @@ def provision(settings: Settings, action: str = "provision") -> Provisioned:
 
 def maintain(settings: Settings) -> Maintained:
     """Partitions ahead and RETENTION_DAYS, as the master user (its own named lock)."""
-    from countq.db.retention import maintain as run_maintenance
+    from countq.db import retention
 
-    engine = create_engine(settings.model_copy(update={"database_url": None}), pool_size=1)
-    try:
-        done = run_maintenance(engine, settings.retention_days)
-    finally:
-        engine.dispose()
+    # The same MySQL settings as the admin connection, never a DATABASE_URL.
+    done = retention.run(settings.model_copy(update={"database_url": None}))
     return Maintained(
         "maintain", True, done.ran, done.created, done.dropped, done.deleted, done.mended
     )
