@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
+from countq import __version__
 from countq.api import errors
 from countq.api.deps import Services
 from countq.api.routes import count, ops
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="countq",
-        version="0.1.0",
+        version=__version__,
         summary="Producer API: queue counts onto Redis, read what MySQL stored",
         lifespan=lifespan,
         # FastAPI's OpenTelemetry hooks look for a configured provider on every
