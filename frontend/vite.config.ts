@@ -5,6 +5,7 @@ import { defineConfig } from "vite";
 // `npm run dev` forwards the API paths to a producer on this machine, so the
 // page uses the same relative URLs in development as behind CloudFront.
 const api = process.env.COUNTQ_API ?? "http://127.0.0.1:5080";
+// tests/repo/test_api_paths.py checks this list against the app's routes.
 const apiPaths = ["/count", "/stats", "/health", "/ready"];
 
 export default defineConfig({

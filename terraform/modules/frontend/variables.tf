@@ -20,6 +20,7 @@ variable "web_acl_arn" {
 }
 
 # /metrics is left out on purpose: it stays inside the VPC, not on the internet.
+# tests/repo/test_api_paths.py checks this list against the app's routes.
 variable "api_paths" {
   description = "Path patterns CloudFront forwards to the ALB, uncached; everything else comes from S3."
   type        = list(string)
