@@ -18,3 +18,11 @@ def fill_stream(settings: Settings, n: int) -> None:
         for i in range(start, min(n, start + 5000)):
             pipe.xadd(settings.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
         pipe.execute()
+
+
+def drained(client: redis.Redis, settings: Settings) -> bool:
+    """Every entry stored and acked: nothing queued, nothing pending."""
+    return (
+        client.xlen(settings.stream_key) == 0
+        and client.xpending(settings.stream_key, settings.group)["pending"] == 0
+    )

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from countq import ports
+from countq import aws, ports
 from countq.config import Settings
 from countq.queue.consumer import ConsumerQueue
 
@@ -85,9 +85,7 @@ class CloudWatch:
         )
 
     def publish_until(self, stopping: threading.Event) -> None:
-        import boto3
-
-        cloudwatch = boto3.client("cloudwatch")
+        cloudwatch = aws.client("cloudwatch", self.settings)
         while not stopping.wait(self.settings.metrics_interval_s):
             try:
                 self.publish(cloudwatch)

@@ -41,6 +41,7 @@ from tests.helpers.processes import (
 )
 from tests.helpers.redis_cluster import RedisClusterProcs, key_slot_of
 from tests.helpers.services import REDIS_URL
+from tests.helpers.streams import drained
 from tests.helpers.tcp_proxy import TcpProxy
 
 # The rate; FAILOVER_RATE to change it.
@@ -107,14 +108,7 @@ def failover(
 
         # The consumer resumes by itself: the stream drains, with no restart.
         node = redis.Redis(port=successor, decode_responses=True)
-        wait_until(
-            lambda: (
-                node.xlen(s.stream_key) == 0
-                and node.xpending(s.stream_key, s.group)["pending"] == 0
-            ),
-            timeout=30,
-            interval=0.2,
-        )
+        wait_until(lambda: drained(node, s), timeout=30, interval=0.2)
         assert stack.procs["consumer"].poll() is None
         check = subprocess.run(
             [sys.executable, "-m", "countq", "check"], env=stack.env, capture_output=True

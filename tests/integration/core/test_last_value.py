@@ -28,6 +28,7 @@ from tests.helpers.database import db_rows, migrate
 from tests.helpers.loadgen import post_counts
 from tests.helpers.processes import LiveStack, free_port, settings_env, start_consumer, wait_until
 from tests.helpers.services import REDIS_URL
+from tests.helpers.streams import drained
 
 
 @pytest.mark.slow
@@ -58,14 +59,7 @@ def test_last_value_ends_at_the_newest_count_after_a_sigkill(
         assert held > 0, "the killed consumer must leave entries to reclaim"
 
         stack.start_consumer()
-        wait_until(
-            lambda: (
-                r.xlen(settings.stream_key) == 0
-                and r.xpending(settings.stream_key, settings.group)["pending"] == 0
-            ),
-            timeout=120,
-            interval=0.2,
-        )
+        wait_until(lambda: drained(r, settings), timeout=120, interval=0.2)
         summary = httpx.get(f"{stack.url}/count").json()
     finally:
         stack.stop_all()
