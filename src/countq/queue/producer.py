@@ -19,6 +19,7 @@ from redis.exceptions import (
 from countq.config import Settings
 from countq.credentials import retry_refused_async
 from countq.messages import new_message
+from countq.queue import latency
 from countq.queue.client import (
     ENQUEUE_LUA,
     QueueStats,
@@ -192,6 +193,16 @@ class ProducerQueue:
             await self.ensure_group()  # the stream was deleted: recreate it, empty
             results = await self._call(figures)
         return stats_from(results, self.settings)
+
+    async def end_to_end(self) -> tuple[float | None, float | None]:
+        """p50 and p99 (s) of the last minute's end-to-end times (queue/latency.py)."""
+
+        def window() -> Awaitable[list[Any]]:
+            return latency.window_pipeline(self.client, self.settings).execute()  # type: ignore[no-any-return]
+
+        replies = await self._call(window)
+        buckets = latency.merge(replies)
+        return latency.quantile_seconds(buckets, 0.5), latency.quantile_seconds(buckets, 0.99)
 
     async def close(self) -> None:
         await self.client.aclose()
