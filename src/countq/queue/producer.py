@@ -33,7 +33,7 @@ from countq.queue.client import (
 from countq.queue.outage import Outage
 
 T = TypeVar("T")
-_Waiter = tuple[tuple[str, int, int], "asyncio.Future[Any]"]
+_Waiter = tuple[tuple[str, int, int, str], "asyncio.Future[Any]"]
 
 
 class BacklogFull(Exception):
@@ -98,14 +98,15 @@ class ProducerQueue:
         except ResponseError as exc:
             raise_unless_busygroup(exc)
 
-    async def enqueue(self, count: int) -> str:
-        """Append one message; its id. BacklogFull when the stream is at its bound."""
-        message = new_message(count)
+    async def enqueue(self, count: int, traceparent: str | None = None) -> str:
+        """Append one message; its id. BacklogFull when the stream is at its bound.
+        A traceparent (countq.tracing) goes into the entry as a field of its own."""
+        message = (*new_message(count), traceparent or "")
         if not await self._send(message):
             raise BacklogFull(f"backlog is at its bound of {self.settings.max_backlog} messages")
         return message[0]
 
-    def _send(self, message: tuple[str, int, int]) -> asyncio.Future[Any]:
+    def _send(self, message: tuple[str, int, int, str]) -> asyncio.Future[Any]:
         """Queue one message; those that arrive in the same loop turn share one call.
 
         Under load this turns N round trips (and N reply parses) into one,

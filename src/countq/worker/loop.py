@@ -27,6 +27,7 @@ from functools import partial
 
 from sqlalchemy.exc import DataError, IntegrityError
 
+from countq import tracing
 from countq.config import Settings
 from countq.db import repo
 from countq.db.engine import create_engine
@@ -153,12 +154,14 @@ class Consumer:
             self._dead_letter(rejected.entry_id, rejected.fields, rejected.reason)
         if not batch.messages:
             return []
-        with BATCH_SECONDS.time():
-            return self._store(batch.messages, batch.redelivered)
+        stream = self.settings.stream_key
+        with BATCH_SECONDS.time(), tracing.process(stream, batch.messages) as traced:
+            return traced.acks(self._store(batch.messages, batch.redelivered))
 
     def ack(self, entry_ids: list[str]) -> None:
         if entry_ids:
-            self.retry("redis", lambda: self.queue.ack(entry_ids))
+            with tracing.settle(self.settings.stream_key, entry_ids):
+                self.retry("redis", lambda: self.queue.ack(entry_ids))
         END_TO_END.flush_window(self.queue.client, self.settings)
 
     def _store(self, batch: list[Message], redelivered: bool = False) -> list[str]:
@@ -194,7 +197,8 @@ class Consumer:
             self.ack([message.entry_id])
 
     def _commit(self, batch: list[Message], redelivered: bool = False) -> int:
-        with self.engine.begin() as conn:
+        rows = tracing.commit(self.engine.dialect.name, "messages", len(batch))
+        with rows, self.engine.begin() as conn:
             seen = already_stored(conn, batch) if redelivered and len(batch) > 1 else set()
             inserted = repo.store_batch(conn, batch)
         END_TO_END.observe(just_stored(batch, inserted, seen))
