@@ -44,6 +44,7 @@ ENABLED = _enabled(os.environ)
 # The conventions' attribute names (semantic conventions 1.3x, messaging and database).
 _SYSTEM = "redis"
 _MAX_LINKS = 128  # the SDK's default span link limit: links past it would be dropped anyway
+_SAMPLED_DIGITS = frozenset("13579bdfBDF")  # trace-flags whose low (sampled) bit is set
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -132,15 +133,17 @@ class LinkedSampler:
 @contextmanager
 def send(destination: str, headers: Mapping[str, str]) -> Iterator[Any]:
     """Around one enqueue: yields a Send whose `traceparent` goes into the entry.
-    The request's own traceparent header, if any, is the producer span's parent."""
+    The request's own traceparent header, if any, is the producer span's parent
+    (W3C trace context only: baggage is not carried)."""
     tracer = _tracer("countq-producer")
     if tracer is None:
         yield Send(None, None)
         return
-    from opentelemetry import propagate, trace
+    from opentelemetry import trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    parent = propagate.extract(headers)
+    w3c = TraceContextTextMapPropagator()
+    parent = w3c.extract(headers) if "traceparent" in headers else None
     attributes = {
         "messaging.system": _SYSTEM,
         "messaging.operation.type": "send",
@@ -151,7 +154,10 @@ def send(destination: str, headers: Mapping[str, str]) -> Iterator[Any]:
         f"send {destination}", context=parent, kind=trace.SpanKind.PRODUCER, attributes=attributes
     ) as span:
         carrier: dict[str, str] = {}
-        TraceContextTextMapPropagator().inject(carrier)
+        w3c.inject(carrier)
+        if not span.is_recording():  # not sampled: the context travels, no span is kept
+            yield Send(None, carrier.get("traceparent"))
+            return
         xadd = {
             "db.system.name": "redis",
             "db.operation.name": "XADD",
@@ -259,7 +265,8 @@ def _links(batch: Sequence[Message]) -> list[Any]:
 
 def _parse(traceparent: str | None) -> tuple[int, int] | None:
     """(trace id, span id) of a sampled W3C traceparent (version 00); None otherwise."""
-    if not traceparent or len(traceparent) != 55:
+    # The sampled flag first: most entries are not sampled, and this is per message.
+    if not traceparent or len(traceparent) != 55 or traceparent[-1] not in _SAMPLED_DIGITS:
         return None
     version, trace_hex, span_hex, flags = traceparent.split("-")
     try:
