@@ -49,6 +49,14 @@ def one(resources: list[dict[str, Any]], address_part: str) -> dict[str, Any]:
     return matches[0]
 
 
+def app_and_sidecars(task: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A task definition's application container (named as its service) and the
+    others (the tracing collector); the state does not keep their order."""
+    containers = json.loads(task["values"]["container_definitions"])
+    (app,) = [c for c in containers if c["name"] in ("producer", "consumer")]
+    return app, [c for c in containers if c is not app]
+
+
 def sg_id(value: str) -> str:
     # moto reports referenced groups as "<account>/sg-..."
     return value.rsplit("/", 1)[-1]
@@ -114,7 +122,7 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
     assert secrets, "expected the MySQL application secret in moto"
     commands = {}
     for task in applied(env_run, "aws_ecs_task_definition"):
-        container, *_sidecars = json.loads(task["values"]["container_definitions"])
+        container, _sidecars = app_and_sidecars(task)
         commands[container["name"]] = container["command"]
         assert container["user"] == "10001"
         assert container["readonlyRootFilesystem"] is True
@@ -471,7 +479,7 @@ def test_ecs_exec_off_by_default_and_complete_when_on(env_run: EnvironmentRun) -
     }
     paths = {"/tmp"} | ({"/var/lib/amazon/ssm", "/var/log/amazon/ssm"} if on else set())
     for task in applied(env_run, "aws_ecs_task_definition"):
-        container, *_sidecars = json.loads(task["values"]["container_definitions"])
+        container, _sidecars = app_and_sidecars(task)
         mounts = {m["containerPath"]: m for m in container["mountPoints"]}
         assert set(mounts) == paths, container["name"]
         assert all(m["readOnly"] is False for m in mounts.values())
@@ -596,7 +604,7 @@ def test_tracing_sidecar_only_where_asked(env_run: EnvironmentRun) -> None:
     tasks = applied(env_run, "aws_ecs_task_definition")
     assert len(tasks) == 2
     for task in tasks:
-        app, *sidecars = json.loads(task["values"]["container_definitions"])
+        app, sidecars = app_and_sidecars(task)
         env = {e["name"]: e["value"] for e in app["environment"]}
         if not on:
             assert sidecars == [] and not [k for k in env if k.startswith("OTEL_")]
