@@ -117,7 +117,8 @@ def main() -> None:
     with Sink(args.port, args.printing) as sink:
         print(f"OTLP/HTTP receiver on {sink.url}/v1/traces (Ctrl-C stops)", flush=True)
         try:
-            sink.thread.join()
+            while sink.thread.is_alive():
+                sink.thread.join(0.5)  # a bare join() would not let Ctrl-C in
         except KeyboardInterrupt:
             print(f"\n{sink.spans} spans in {sink.requests} exports")
 

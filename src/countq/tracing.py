@@ -67,10 +67,14 @@ def _set_up(service: str) -> Any:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError:
+
+        exporter = _exporter()
+    except ImportError as exc:  # tracing must never cost a request: off, said once
         log.error(
-            "tracing is off: an OTLP endpoint is set, but the OpenTelemetry SDK is not "
-            "installed (pip install 'countq[tracing]')"
+            "tracing is off: an OTLP endpoint is set, but %s is not installed "
+            "(pip install 'countq[tracing]'; for OTEL_EXPORTER_OTLP_PROTOCOL=grpc, "
+            "opentelemetry-exporter-otlp-proto-grpc)",
+            exc.name,
         )
         return None
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service}
@@ -78,7 +82,7 @@ def _set_up(service: str) -> Any:
     # batch that carries a sampled message (LinkedSampler).
     sampler: Any = LinkedSampler(TracerProvider().sampler)  # duck-typed: no SDK import when off
     provider = TracerProvider(sampler=sampler, resource=Resource.create(attributes))
-    provider.add_span_processor(BatchSpanProcessor(_exporter()))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider.get_tracer("countq")
 
 
