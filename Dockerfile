@@ -12,7 +12,8 @@ COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 # Every dependency ships a manylinux wheel, so the builder needs no compiler;
 # a dependency that would have to be compiled fails the build here, loudly.
-RUN pip wheel --wheel-dir /wheels .
+# The `tracing` extra too: OpenTelemetry stays off until OTEL_EXPORTER_OTLP_ENDPOINT is set.
+RUN pip wheel --wheel-dir /wheels ".[tracing]"
 
 
 # The CA that MySQL's certificate must chain to (MYSQL_TLS_CA): in AWS, the

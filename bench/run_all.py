@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("post_cpu", "bench_post", "bench_drain", "bench_get", "bench_latency")
+SCRIPTS = ("post_cpu", "bench_post", "bench_drain", "bench_get", "bench_latency", "bench_tracing")
 
 
 def main() -> int:

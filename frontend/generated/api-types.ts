@@ -186,6 +186,16 @@ export interface components {
              * @description Consumers registered in the group
              */
             consumers: number;
+            /**
+             * End To End P50 Seconds
+             * @description Median time from POST to stored, over the last minute (null: none)
+             */
+            end_to_end_p50_seconds?: number | null;
+            /**
+             * End To End P99 Seconds
+             * @description 99th percentile of the time from POST to stored, over the last minute
+             */
+            end_to_end_p99_seconds?: number | null;
             /** Hostname */
             hostname: string;
         };

@@ -1,7 +1,7 @@
 // What the page shows of the API's answers: labels, values and their placeholders.
 import type { CountSummary, Stats } from "./api";
 import type { StatItem } from "./components/StatList";
-import { asUnixTime, formatInt, formatRate, formatSeconds } from "./format";
+import { asUnixTime, formatInt, formatLatency, formatRate, formatSeconds } from "./format";
 
 const loading = <span className="placeholder">…</span>;
 
@@ -45,5 +45,8 @@ export function pipelineFigures(stats: Stats | null, rate: number | undefined, d
     { label: "Oldest waiting", value: stats ? formatSeconds(stats.oldest_age_seconds) : loading },
     { label: "Consumers", value: stats ? formatInt(stats.consumers) : loading },
     { label: "Store rate", value: rate === undefined ? "—" : formatRate(rate) },
+    // POST to stored over the last minute, for every consumer (null: nothing stored in it).
+    { label: "End-to-end p50", value: stats ? formatLatency(stats.end_to_end_p50_seconds) : loading },
+    { label: "End-to-end p99", value: stats ? formatLatency(stats.end_to_end_p99_seconds) : loading },
   ];
 }

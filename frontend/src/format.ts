@@ -15,6 +15,13 @@ export function formatSeconds(seconds: number): string {
   return `${decimal.format(seconds / 60)} min`;
 }
 
+/** A latency: milliseconds below a second, seconds above; "—" when there is none. */
+export function formatLatency(seconds: number | null | undefined): string {
+  if (seconds == null) return "—";
+  if (seconds < 1) return `${integer.format(seconds * 1000)} ms`;
+  return formatSeconds(seconds);
+}
+
 /** "2026-11-27 22:41:21 UTC" when value looks like unix seconds, else undefined. */
 export function asUnixTime(value: number): string | undefined {
   // 2001..2286: a bare integer in this range is almost surely a timestamp.

@@ -43,14 +43,18 @@ class Message:
     message_id: bytes
     count: int
     enqueued_ms: int
+    traceparent: str | None = None  # W3C trace context (countq.tracing); optional
 
     def fields(self) -> dict[str, str]:
         """The entry's fields again (parse_entry's inverse): a dead letter keeps them."""
-        return {
+        fields = {
             "id": str(uuid.UUID(bytes=self.message_id)),
             "count": str(self.count),
             "ts": str(self.enqueued_ms),
         }
+        if self.traceparent:
+            fields["traceparent"] = self.traceparent
+        return fields
 
 
 def _uuid_bytes(text: str) -> bytes:
@@ -79,4 +83,4 @@ def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
         raise ValueError(f"missing field {exc.args[0]!r}") from None
     if not INT64_MIN <= count <= INT64_MAX:
         raise ValueError(f"count {count} outside the BIGINT range")
-    return Message(entry_id, message_id, count, enqueued_ms)
+    return Message(entry_id, message_id, count, enqueued_ms, fields.get("traceparent"))

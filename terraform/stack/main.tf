@@ -55,6 +55,9 @@ locals {
   }
   task_egress = merge(local.mysql_egress, local.redis_egress, local.aws_api_egress)
 
+  # Both services' traces, when on (the ecs-service module's var.tracing).
+  tracing = var.tracing ? { collector_image = var.tracing_collector_image, sample_ratio = var.tracing_sample_ratio } : null
+
   # The consumer publishes Backlog and OldestAgeSeconds with these.
   # Its /metrics listens on the port the ecs-service module maps (container_port).
   consumer_environment = merge(local.app_environment, {
@@ -76,6 +79,7 @@ module "network" {
   interface_endpoint_services = var.interface_endpoints ? concat(
     ["secretsmanager", "ecr.api", "ecr.dkr", "logs", "monitoring"],
     var.enable_execute_command ? ["ssmmessages"] : [],
+    var.tracing ? ["xray"] : [], # the ADOT collector's PutTraceSegments
   ) : []
   tags = local.tags
 }
@@ -166,6 +170,7 @@ module "producer" {
   create_service             = local.released
   command                    = ["countq", "producer"]
   environment                = local.app_environment
+  tracing                    = local.tracing
   secret_arns                = local.app_secret_arns
   elasticache_connect_arns   = local.redis_connect
   ecr_repository_arn         = module.ecr.repository_arn
@@ -205,6 +210,7 @@ module "consumer" {
   create_service           = local.released
   command                  = ["countq", "consumer"]
   environment              = local.consumer_environment
+  tracing                  = local.tracing
   secret_arns              = local.app_secret_arns
   elasticache_connect_arns = local.redis_connect
   ecr_repository_arn       = module.ecr.repository_arn
@@ -298,5 +304,7 @@ module "monitoring" {
   redis_max_data_storage_gb = var.redis_max_data_storage_gb
   metrics_namespace         = local.metrics_namespace
   metrics_dimensions        = local.metrics_dimensions
+  end_to_end_p99_seconds    = var.end_to_end_p99_alarm_seconds
+  end_to_end_alarm_minutes  = var.end_to_end_alarm_minutes
   tags                      = local.tags
 }

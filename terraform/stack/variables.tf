@@ -59,6 +59,41 @@ variable "enable_execute_command" {
   default     = false
 }
 
+variable "tracing" {
+  description = "OpenTelemetry traces to X-Ray: an AWS Distro for OpenTelemetry collector sidecar in the producer and consumer tasks (its own log group and health check), the task roles' xray:PutTraceSegments and xray:PutTelemetryRecords, and an xray interface endpoint with interface_endpoints. Off by default."
+  type        = bool
+  default     = false
+}
+
+variable "tracing_sample_ratio" {
+  description = "With tracing: the share of POSTs whose trace is kept (OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio); a batch linked to a kept message is kept too."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.tracing_sample_ratio >= 0 && var.tracing_sample_ratio <= 1
+    error_message = "tracing_sample_ratio must be between 0 and 1."
+  }
+}
+
+variable "tracing_collector_image" {
+  description = "With tracing: the ADOT collector image. A VPC without internet egress cannot pull from public.ecr.aws: point this at a private ECR copy (or an ECR pull-through cache rule)."
+  type        = string
+  default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+}
+
+variable "end_to_end_p99_alarm_seconds" {
+  description = "p99 of the time from POST to stored (seconds) above which, for end_to_end_alarm_minutes minutes in a row, the end-to-end alarm fires."
+  type        = number
+  default     = 5
+}
+
+variable "end_to_end_alarm_minutes" {
+  description = "Minutes in a row the end-to-end p99 must be above end_to_end_p99_alarm_seconds to alarm."
+  type        = number
+  default     = 5
+}
+
 variable "protect_data" {
   description = "Production safety: deletion protection on RDS and the ALB, final snapshot, secrets and buckets not force-deleted."
   type        = bool

@@ -50,6 +50,12 @@ class StatsOut(BaseModel):
     stored_rows: int = Field(..., description="Rows stored in MySQL")
     oldest_age_seconds: float = Field(..., description="Age of the oldest unstored message")
     consumers: int = Field(..., description="Consumers registered in the group")
+    end_to_end_p50_seconds: float | None = Field(
+        None, description="Median time from POST to stored, over the last minute (null: none)"
+    )
+    end_to_end_p99_seconds: float | None = Field(
+        None, description="99th percentile of the time from POST to stored, over the last minute"
+    )
     hostname: str
 
 

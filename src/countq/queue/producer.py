@@ -19,6 +19,7 @@ from redis.exceptions import (
 from countq.config import Settings
 from countq.credentials import retry_refused_async
 from countq.messages import new_message
+from countq.queue import latency
 from countq.queue.client import (
     ENQUEUE_LUA,
     QueueStats,
@@ -32,7 +33,7 @@ from countq.queue.client import (
 from countq.queue.outage import Outage
 
 T = TypeVar("T")
-_Waiter = tuple[tuple[str, int, int], "asyncio.Future[Any]"]
+_Waiter = tuple[tuple[str, int, int, str], "asyncio.Future[Any]"]
 
 
 class BacklogFull(Exception):
@@ -97,14 +98,15 @@ class ProducerQueue:
         except ResponseError as exc:
             raise_unless_busygroup(exc)
 
-    async def enqueue(self, count: int) -> str:
-        """Append one message; its id. BacklogFull when the stream is at its bound."""
-        message = new_message(count)
+    async def enqueue(self, count: int, traceparent: str | None = None) -> str:
+        """Append one message; its id. BacklogFull when the stream is at its bound.
+        A traceparent (countq.tracing) goes into the entry as a field of its own."""
+        message = (*new_message(count), traceparent or "")
         if not await self._send(message):
             raise BacklogFull(f"backlog is at its bound of {self.settings.max_backlog} messages")
         return message[0]
 
-    def _send(self, message: tuple[str, int, int]) -> asyncio.Future[Any]:
+    def _send(self, message: tuple[str, int, int, str]) -> asyncio.Future[Any]:
         """Queue one message; those that arrive in the same loop turn share one call.
 
         Under load this turns N round trips (and N reply parses) into one,
@@ -192,6 +194,16 @@ class ProducerQueue:
             await self.ensure_group()  # the stream was deleted: recreate it, empty
             results = await self._call(figures)
         return stats_from(results, self.settings)
+
+    async def end_to_end(self) -> tuple[float | None, float | None]:
+        """p50 and p99 (s) of the last minute's end-to-end times (queue/latency.py)."""
+
+        def window() -> Awaitable[list[Any]]:
+            return latency.window_pipeline(self.client, self.settings).execute()  # type: ignore[no-any-return]
+
+        replies = await self._call(window)
+        buckets = latency.merge(replies)
+        return latency.quantile_seconds(buckets, 0.5), latency.quantile_seconds(buckets, 0.99)
 
     async def close(self) -> None:
         await self.client.aclose()

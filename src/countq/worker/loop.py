@@ -27,12 +27,14 @@ from functools import partial
 
 from sqlalchemy.exc import DataError, IntegrityError
 
+from countq import tracing
 from countq.config import Settings
 from countq.db import repo
 from countq.db.engine import create_engine
+from countq.db.seen import already_stored
 from countq.messages import Message, parse_entry
 from countq.queue.consumer import ConsumerQueue
-from countq.worker.metrics import BATCH_SECONDS, DEAD, DUPLICATES, STORED
+from countq.worker.metrics import BATCH_SECONDS, DEAD, DUPLICATES, END_TO_END, STORED, just_stored
 from countq.worker.retry import Retry, Stopping
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Batch:
 
     messages: list[Message] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    redelivered: bool = False  # reclaimed: some may be stored already
 
     @property
     def size(self) -> int:
@@ -137,6 +140,7 @@ class Consumer:
                     batch.rejected.append(Rejected(claimed.entry_id, claimed.fields, reason))
                 else:
                     batch.add(claimed.entry_id, claimed.fields)
+            batch.redelivered = True
             if batch.size:
                 return batch
         block = self.settings.consumer_block_ms
@@ -150,17 +154,20 @@ class Consumer:
             self._dead_letter(rejected.entry_id, rejected.fields, rejected.reason)
         if not batch.messages:
             return []
-        with BATCH_SECONDS.time():
-            return self._store(batch.messages)
+        stream = self.settings.stream_key
+        with BATCH_SECONDS.time(), tracing.process(stream, batch.messages) as traced:
+            return traced.acks(self._store(batch.messages, batch.redelivered))
 
     def ack(self, entry_ids: list[str]) -> None:
         if entry_ids:
-            self.retry("redis", lambda: self.queue.ack(entry_ids))
+            with tracing.settle(self.settings.stream_key, entry_ids):
+                self.retry("redis", lambda: self.queue.ack(entry_ids))
+        END_TO_END.flush_window(self.queue.client, self.settings)
 
-    def _store(self, batch: list[Message]) -> list[str]:
+    def _store(self, batch: list[Message], redelivered: bool = False) -> list[str]:
         """Commit the batch; returns the entry ids now safe to ack."""
         try:
-            inserted = self.retry("database", lambda: self._commit(batch))
+            inserted = self.retry("database", lambda: self._commit(batch, redelivered))
         except (DataError, IntegrityError) as exc:
             # Not an outage: some row cannot be stored. Find it row by row.
             batch_ids = {
@@ -189,9 +196,13 @@ class Consumer:
             STORED.inc(inserted)
             self.ack([message.entry_id])
 
-    def _commit(self, batch: list[Message]) -> int:
-        with self.engine.begin() as conn:
-            return repo.store_batch(conn, batch)
+    def _commit(self, batch: list[Message], redelivered: bool = False) -> int:
+        rows = tracing.commit(self.engine.dialect.name, "messages", len(batch))
+        with rows, self.engine.begin() as conn:
+            seen = already_stored(conn, batch) if redelivered and len(batch) > 1 else set()
+            inserted = repo.store_batch(conn, batch)
+        END_TO_END.observe(just_stored(batch, inserted, seen))
+        return inserted
 
     def _dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
         self.retry("redis", lambda: self.queue.dead_letter(entry_id, fields, reason))

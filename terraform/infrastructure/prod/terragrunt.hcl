@@ -42,4 +42,8 @@ inputs = {
   # (5 x 3 AZs, about $120 a month): the tasks and the importer reach AWS
   # only inside the VPC, never through the NAT gateway.
   interface_endpoints = true
+
+  # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task), 10%
+  # of POSTs sampled (docs/runbook.md, "Traces").
+  tracing = true
 }

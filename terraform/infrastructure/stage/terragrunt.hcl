@@ -33,4 +33,8 @@ inputs = {
   # AWS APIs through the NAT gateway; prod has interface endpoints instead
   # (5 endpoints x 2 AZs would cost about $73 a month here).
   interface_endpoints = false
+
+  # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task), 10%
+  # of POSTs sampled (docs/runbook.md, "Traces").
+  tracing = true
 }

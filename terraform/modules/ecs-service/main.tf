@@ -221,7 +221,7 @@ resource "aws_ecs_task_definition" "this" {
     }
   }
 
-  container_definitions = jsonencode([merge({
+  container_definitions = jsonencode(concat([merge({
     name                   = local.container_name
     image                  = var.image
     command                = var.command
@@ -234,7 +234,7 @@ resource "aws_ecs_task_definition" "this" {
       hostPort      = var.container_port
       protocol      = "tcp"
     }]
-    environment = [for k, v in var.environment : { name = k, value = v }]
+    environment = [for k, v in merge(var.environment, local.otel_environment) : { name = k, value = v }]
     mountPoints = [for volume, path in local.writable_paths : {
       sourceVolume  = volume
       containerPath = path
@@ -258,7 +258,7 @@ resource "aws_ecs_task_definition" "this" {
     },
     # With ECS Exec, an init process reaps the SSM agent's exited children.
     { for k, v in { linuxParameters = { initProcessEnabled = true } } : k => v if var.enable_execute_command },
-  )])
+  )], local.collector_containers))
 
   tags = var.tags
 }

@@ -175,6 +175,15 @@ variable "service_discovery" {
   default = null
 }
 
+variable "tracing" {
+  description = "Traces to X-Ray: an ADOT collector sidecar (this image) and the OTEL_* variables, sampling this ratio of new traces. null: no tracing."
+  type = object({
+    collector_image = string
+    sample_ratio    = number
+  })
+  default = null
+}
+
 variable "log_retention_days" {
   description = "Retention of the service's CloudWatch log group."
   type        = number

@@ -272,6 +272,31 @@ resource "aws_cloudwatch_metric_alarm" "backlog_age" {
   tags = var.tags
 }
 
+# --- The end-to-end objective: POST to stored, per message (countq_end_to_end_seconds).
+# The consumer publishes every stored message's time as values with counts
+# (EndToEndSeconds), so the alarm reads a true p99, not an average of p99s.
+
+resource "aws_cloudwatch_metric_alarm" "end_to_end_p99" {
+  alarm_name          = "${var.name}-end-to-end-p99"
+  alarm_description   = "p99 of the time from POST to stored is above ${var.end_to_end_p99_seconds} s for ${var.end_to_end_alarm_minutes} minutes. Runbook: docs/runbook.md."
+  namespace           = var.metrics_namespace
+  metric_name         = "EndToEndSeconds"
+  dimensions          = var.metrics_dimensions
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = var.end_to_end_alarm_minutes
+  datapoints_to_alarm = var.end_to_end_alarm_minutes
+  threshold           = var.end_to_end_p99_seconds
+  comparison_operator = "GreaterThanThreshold"
+  # Nothing stored in a minute is no datapoint: a stuck consumer is the
+  # backlog-age alarm's to raise, not this one's.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  ok_actions         = local.actions
+
+  tags = var.tags
+}
+
 # --- Dashboard: the figures an operator looks at first, three per row.
 
 locals {
@@ -304,6 +329,15 @@ locals {
       title   = "Oldest queued message (seconds)"
       metrics = [concat([var.metrics_namespace, "OldestAgeSeconds"], local.app_dimensions, [{ stat = "Maximum", label = "Age" }])]
       alarm   = aws_cloudwatch_metric_alarm.backlog_age.threshold
+    },
+    {
+      # Published by the consumer as values with counts, so CloudWatch has the percentiles.
+      title = "POST to stored (seconds)"
+      metrics = [
+        concat([var.metrics_namespace, "EndToEndSeconds"], local.app_dimensions, [{ stat = "p50", label = "p50" }]),
+        concat([var.metrics_namespace, "EndToEndSeconds"], local.app_dimensions, [{ stat = "p99", label = "p99" }]),
+      ]
+      alarm = aws_cloudwatch_metric_alarm.end_to_end_p99.threshold
     },
     {
       title = "Running tasks"

@@ -16,6 +16,7 @@ output "alarm_names" {
       aws_cloudwatch_metric_alarm.redis_ecpu.alarm_name,
       aws_cloudwatch_metric_alarm.redis_memory.alarm_name,
       aws_cloudwatch_metric_alarm.backlog_age.alarm_name,
+      aws_cloudwatch_metric_alarm.end_to_end_p99.alarm_name,
     ],
   )
 }

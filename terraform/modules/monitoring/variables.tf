@@ -100,6 +100,18 @@ variable "backlog_age_seconds" {
   default     = 300
 }
 
+variable "end_to_end_p99_seconds" {
+  description = "p99 of the time from POST to stored (the consumer's EndToEndSeconds) that raises the alarm."
+  type        = number
+  default     = 5
+}
+
+variable "end_to_end_alarm_minutes" {
+  description = "Minutes in a row the end-to-end p99 must stay above end_to_end_p99_seconds before the alarm fires."
+  type        = number
+  default     = 5
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

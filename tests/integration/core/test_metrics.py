@@ -15,7 +15,7 @@ import redis
 from countq.config import Settings
 from countq.messages import uuid7
 from countq.worker.loop import Consumer
-from countq.worker.metrics import CloudWatch
+from countq.worker.metrics import END_TO_END, CloudWatch
 from tests.helpers.processes import free_port, settings_env, start_countq, stop, wait_http
 from tests.helpers.services import REDIS_URL
 
@@ -32,6 +32,7 @@ def test_consumer_publishes_backlog_and_oldest_age(settings: Settings, cloudwatc
     r = redis.Redis.from_url(REDIS_URL)
     for i in range(3):
         r.xadd(s.stream_key, {"id": str(uuid7()), "count": i, "ts": 0})
+    END_TO_END.take_cloudwatch_data()  # earlier tests stored messages; this one stores none
     CloudWatch(s, consumer.queue).publish(cloudwatch)
     metrics = cloudwatch.list_metrics(Namespace="countq")["Metrics"]  # type: ignore[attr-defined]
     assert {m["MetricName"] for m in metrics} == {"Backlog", "OldestAgeSeconds"}

@@ -309,9 +309,11 @@ def services_now() -> dict[str, str]:
             if service["status"] != "ACTIVE":
                 continue
             task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
-            images[service["serviceName"]] = task["taskDefinition"]["containerDefinitions"][0][
-                "image"
-            ]
+            images[service["serviceName"]] = next(  # the container named as its service
+                c["image"]
+                for c in task["taskDefinition"]["containerDefinitions"]
+                if c["name"] == service["serviceName"]
+            )
     return images
 
 

@@ -208,7 +208,12 @@ def services(url: str) -> dict[str, dict[str, Any]]:
                 continue
             task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
             found[service["serviceName"]] = {
-                "image": task["taskDefinition"]["containerDefinitions"][0]["image"],
+                # The container named as its service (with tracing, a collector is beside it).
+                "image": next(
+                    c["image"]
+                    for c in task["taskDefinition"]["containerDefinitions"]
+                    if c["name"] == service["serviceName"]
+                ),
                 "desiredCount": service["desiredCount"],
                 "loadBalancers": service.get("loadBalancers", []),
             }

@@ -238,7 +238,9 @@ def wait_services_stable(args: list[str]) -> int:
             problems.append(f"{name}: no ACTIVE service")
             continue
         task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
-        image = task["taskDefinition"]["containerDefinitions"][0]["image"]
+        # The container named as its service (with tracing, a collector is beside it).
+        defs = task["taskDefinition"]["containerDefinitions"]
+        image = next(c["image"] for c in defs if c["name"] == name)
         repository, _, tag = image.split("/", 1)[1].rpartition(":")
         seen[name] = {"image": image, "desiredCount": service["desiredCount"]}
         if service["desiredCount"] < 1:

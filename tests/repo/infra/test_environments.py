@@ -16,6 +16,9 @@ from tests.repo.infra.harness import (
     environment_inputs,
 )
 
+# What the ADOT collector sidecar sends the traces with (tracing on).
+XRAY_WRITES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
 # The Session Manager channels ECS Exec opens with the task role.
 EXEC_CHANNELS = {
     "ssmmessages:CreateControlChannel",
@@ -44,6 +47,14 @@ def one(resources: list[dict[str, Any]], address_part: str) -> dict[str, Any]:
     matches = [r for r in resources if address_part in r["address"]]
     assert len(matches) == 1, f"{address_part}: {[r['address'] for r in resources]}"
     return matches[0]
+
+
+def app_and_sidecars(task: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A task definition's application container (named as its service) and the
+    others (the tracing collector); the state does not keep their order."""
+    containers = json.loads(task["values"]["container_definitions"])
+    (app,) = [c for c in containers if c["name"] in ("producer", "consumer")]
+    return app, [c for c in containers if c is not app]
 
 
 def sg_id(value: str) -> str:
@@ -111,7 +122,7 @@ def test_container_definitions(env_run: EnvironmentRun) -> None:
     assert secrets, "expected the MySQL application secret in moto"
     commands = {}
     for task in applied(env_run, "aws_ecs_task_definition"):
-        (container,) = json.loads(task["values"]["container_definitions"])
+        container, _sidecars = app_and_sidecars(task)
         commands[container["name"]] = container["command"]
         assert container["user"] == "10001"
         assert container["readonlyRootFilesystem"] is True
@@ -156,6 +167,7 @@ UNSCOPED_ACTIONS = {
     "cloudwatch:PutMetricData",
     *EXEC_CHANNELS,
     "logs:DescribeLogGroups",
+    *XRAY_WRITES,
 }
 
 
@@ -374,6 +386,7 @@ def test_interface_endpoints_only_in_prod(env_run: EnvironmentRun) -> None:
         return
     # The consumer publishes its metrics with PutMetricData: monitoring is one of them.
     expected = INTERFACE_SERVICES | ({"ssmmessages"} if _exec_on(env_run) else set())
+    expected |= {"xray"} if inputs.get("tracing") else set()
     assert set(endpoints) == expected
     (vpc,) = applied(env_run, "aws_vpc")
     private = {
@@ -466,7 +479,7 @@ def test_ecs_exec_off_by_default_and_complete_when_on(env_run: EnvironmentRun) -
     }
     paths = {"/tmp"} | ({"/var/lib/amazon/ssm", "/var/log/amazon/ssm"} if on else set())
     for task in applied(env_run, "aws_ecs_task_definition"):
-        (container,) = json.loads(task["values"]["container_definitions"])
+        container, _sidecars = app_and_sidecars(task)
         mounts = {m["containerPath"]: m for m in container["mountPoints"]}
         assert set(mounts) == paths, container["name"]
         assert all(m["readOnly"] is False for m in mounts.values())
@@ -537,3 +550,96 @@ def test_redis_login_is_iam_with_no_password_anywhere(env_run: EnvironmentRun) -
         f"{name}-producer-task": sorted([cache_arn, app["arn"]]),
         f"{name}-consumer-task": sorted([cache_arn, app["arn"]]),
     }
+
+
+def test_end_to_end_alarm_and_dashboard_widget(env_run: EnvironmentRun) -> None:
+    """The POST-to-stored objective: p99 of the consumer's EndToEndSeconds above
+    the stack input (default 5 s) for N minutes alarms, and the dashboard draws
+    p50 and p99 with the threshold."""
+    alarm = one(applied(env_run, "aws_cloudwatch_metric_alarm"), "end_to_end_p99")["values"]
+    assert alarm["alarm_name"] == f"countq-{env_run.env}-end-to-end-p99"
+    assert (alarm["namespace"], alarm["metric_name"]) == ("countq", "EndToEndSeconds")
+    assert alarm["dimensions"] == {"Environment": env_run.env}
+    assert alarm["extended_statistic"] == "p99" and not alarm["statistic"]
+    assert alarm["threshold"] == 5 and alarm["comparison_operator"] == "GreaterThanThreshold"
+    assert alarm["period"] == 60
+    assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == 5
+    assert alarm["treat_missing_data"] == "notBreaching"
+    (topic,) = applied(env_run, "aws_sns_topic")
+    assert alarm["alarm_actions"] == [topic["values"]["arn"]]
+    assert "docs/runbook.md" in alarm["alarm_description"]
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    assert "### `countq-prod-end-to-end-p99`" in runbook
+    (dashboard,) = applied(env_run, "aws_cloudwatch_dashboard")
+    widgets = json.loads(dashboard["values"]["dashboard_body"])["widgets"]
+    (widget,) = [w for w in widgets if w["properties"]["title"] == "POST to stored (seconds)"]
+    lines = widget["properties"]["metrics"]
+    assert [line[:4] for line in lines] == [
+        ["countq", "EndToEndSeconds", "Environment", env_run.env]
+    ] * 2
+    assert [line[-1]["stat"] for line in lines] == ["p50", "p99"]
+    assert widget["properties"]["annotations"]["horizontal"][0]["value"] == 5
+
+
+def test_tracing_sidecar_only_where_asked(env_run: EnvironmentRun) -> None:
+    """tracing (stage and prod): an ADOT collector beside each service, with its
+    health check and log group, the OTEL_* variables in the application, X-Ray
+    writes on the task role; nothing of it where tracing is off."""
+    on = bool(environment_inputs(env_run.env).get("tracing"))
+    assert on is (env_run.env in ("stage", "prod"))
+    assert env_run.plan["variables"]["tracing"]["value"] is on
+    groups = {
+        g["values"]["name"]: g["values"] for g in applied(env_run, "aws_cloudwatch_log_group")
+    }
+    xray = [
+        p["values"]
+        for p in applied(env_run, "aws_iam_role_policy")
+        if p["values"]["name"] == "send-traces"
+    ]
+    collector_logs = [
+        p["values"]
+        for p in applied(env_run, "aws_iam_role_policy")
+        if p["values"]["name"] == "collector-logs"
+    ]
+    tasks = applied(env_run, "aws_ecs_task_definition")
+    assert len(tasks) == 2
+    for task in tasks:
+        app, sidecars = app_and_sidecars(task)
+        env = {e["name"]: e["value"] for e in app["environment"]}
+        if not on:
+            assert sidecars == [] and not [k for k in env if k.startswith("OTEL_")]
+            continue
+        (collector,) = sidecars
+        assert collector["name"] == "otel-collector"
+        assert collector["image"].startswith(
+            "public.ecr.aws/aws-observability/aws-otel-collector:v"
+        )
+        assert collector["essential"] is False, "a collector failure must not stop the service"
+        assert collector["command"] == ["--config=/etc/ecs/ecs-default-config.yaml"]
+        assert collector["healthCheck"]["command"] == ["/healthcheck"]
+        log_group = collector["logConfiguration"]["options"]["awslogs-group"]
+        assert log_group == f"/ecs/countq-{env_run.env}/{app['name']}/otel-collector"
+        assert log_group in groups
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://localhost:4318"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        assert env["OTEL_SERVICE_NAME"] == f"countq-{app['name']}"
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    task_roles = {r["values"]["name"]: r["values"] for r in applied(env_run, "aws_iam_role")}
+    if not on:
+        assert xray == [] and collector_logs == []
+        assert not [name for name in groups if name.endswith("/otel-collector")]
+        return
+    assert sorted(p["role"] for p in xray) == [
+        f"countq-{env_run.env}-{s}-task" for s in ("consumer", "producer")
+    ]
+    for policy in xray:
+        (statement,) = json.loads(policy["policy"])["Statement"]
+        assert set(statement["Action"]) == XRAY_WRITES and statement["Resource"] == "*"
+    assert sorted(p["role"] for p in collector_logs) == [
+        f"countq-{env_run.env}-{s}-execution" for s in ("consumer", "producer")
+    ]
+    for policy in collector_logs:
+        (statement,) = json.loads(policy["policy"])["Statement"]
+        assert statement["Resource"].endswith("/otel-collector:*")
+    assert task_roles, "the roles exist"

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.routing import request_response
 
+from countq import tracing
 from countq.api.deps import HOSTNAME, Database, services
 from countq.api.errors import BAD_INPUT, UNAVAILABLE, validated
 from countq.api.metrics import ENQUEUED
@@ -38,7 +39,13 @@ async def post_count(request: Request) -> Response:
     # answer. FastAPI's body parameter, a Depends and an included router would
     # each add CPU per request (PlainRoute above says how much).
     body = validated(CountIn, await request.body())
-    message_id = await services(request).queue.enqueue(body.count)
+    queue = services(request).queue
+    if tracing.ENABLED:
+        with tracing.send(queue.settings.stream_key, request.headers) as sent:
+            message_id = await queue.enqueue(body.count, sent.traceparent)
+            sent.stored_as(message_id)
+    else:
+        message_id = await queue.enqueue(body.count)
     ENQUEUED.inc()
     return Json({"id": message_id, "status": "queued"}, status_code=202)
 

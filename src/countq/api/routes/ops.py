@@ -37,8 +37,15 @@ async def ready(queue: Queue, engine: Database) -> Json:
 
 async def stats(queue: Queue, engine: Database) -> StatsOut:
     figures = await queue.stats()
+    p50, p99 = await queue.end_to_end()
     summary = await run_in_threadpool(repo.summary, engine)
-    return StatsOut(**figures, stored_rows=summary.rows, hostname=HOSTNAME)
+    return StatsOut(
+        **figures,
+        stored_rows=summary.rows,
+        end_to_end_p50_seconds=p50,
+        end_to_end_p99_seconds=p99,
+        hostname=HOSTNAME,
+    )
 
 
 async def metrics() -> Response:
