@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -56,9 +57,17 @@ def refused(user: str, password: str, database: str) -> bool:
 
 
 def create_user_line(user: str) -> str:
+    """SHOW CREATE USER. MySQL 8 salts every hash afresh, so setting the same
+    password again shows a new hash: there, the hash is left out (MariaDB's
+    unsalted one stays in, and must not change)."""
     with root_connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        mysql_8 = "MariaDB" not in str(cur.fetchone()[0])
+        if mysql_8:
+            cur.execute("SET SESSION print_identified_with_as_hex = ON")
         cur.execute("SHOW CREATE USER %s@'%%'", (user,))
-        return str(cur.fetchone()[0])
+        line = str(cur.fetchone()[0])
+    return re.sub(r" AS 0x[0-9A-F]+", " AS <salted hash>", line) if mysql_8 else line
 
 
 class Poller:
