@@ -1,46 +1,86 @@
 import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { ApiClient } from "./api";
+import type { components } from "../generated/api-types";
+import { ApiClient, type CountSummary, type Queued, type Stats } from "./api";
 import { App } from "./App";
+
+type ErrorOut = components["schemas"]["ErrorOut"];
 
 const NOW_MS = 1_764_283_281_500;
 
-/** A stand-in API in memory: POSTs are "consumed" at once, as a drained pipeline would. */
+/** A promise the test settles by hand: a request held in flight. */
+function held() {
+  let release = () => {};
+  const promise = new Promise<void>((resolve) => (release = resolve));
+  return { promise, release: () => release() };
+}
+
+/**
+ * A stand-in API in memory: POSTs are "consumed" at once, as a drained pipeline would.
+ * Every body is typed with the API's generated schema, so a field the API adds
+ * or renames fails `tsc` here rather than passing unnoticed.
+ */
 function fakeApi() {
   const state = {
     rows: 41,
+    storedTotal: 41,
     last: 1_700_000_000 as number | null,
     posted: [] as number[],
     down: false,
     postStatus: 202,
+    /** While set, each request of that kind waits for it to be released. */
+    holdPosts: null as Promise<void> | null,
+    holdCounts: null as Promise<void> | null,
+    /** POSTs started and not yet answered, now and at most. */
+    postsInFlight: 0,
+    maxPostsInFlight: 0,
   };
   const stats = { backlog: 2, pending: 1, dead_letters: 3, oldest_age_seconds: 4.5, consumers: 1 };
+  const reply = (status: number, body: CountSummary | Stats | Queued | ErrorOut) =>
+    new Response(JSON.stringify(body), { status });
+  const post = async (init: RequestInit) => {
+    if (state.holdPosts) await state.holdPosts;
+    if (state.postStatus !== 202)
+      return reply(state.postStatus, {
+        detail: "backlog over MAX_BACKLOG (1000000); try again later",
+      } satisfies ErrorOut);
+    const { count } = JSON.parse(String(init.body)) as { count: number };
+    state.posted.push(count);
+    state.rows += 1;
+    state.storedTotal += 1;
+    state.last = count;
+    return reply(202, { id: `id-${state.posted.length}`, status: "queued" } satisfies Queued);
+  };
   const fetch = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
     if (state.down) throw new TypeError("Failed to fetch");
     const path = String(url);
-    const reply = (status: number, body: unknown) => new Response(JSON.stringify(body), { status });
     if (path === "/count" && init?.method === "POST") {
-      if (state.postStatus !== 202)
-        return reply(state.postStatus, { detail: "backlog over MAX_BACKLOG (1000000); try again later" });
-      const { count } = JSON.parse(String(init.body)) as { count: number };
-      state.posted.push(count);
-      state.rows += 1;
-      state.last = count;
-      return reply(202, { id: `id-${state.posted.length}`, status: "queued" });
+      state.postsInFlight += 1;
+      state.maxPostsInFlight = Math.max(state.maxPostsInFlight, state.postsInFlight);
+      try {
+        return await post(init);
+      } finally {
+        state.postsInFlight -= 1;
+      }
     }
     if (path === "/count") {
+      if (state.holdCounts) await state.holdCounts;
       return reply(200, {
         rows: state.rows,
+        stored_total: state.storedTotal,
+
         last_value: state.last,
         last_id: null,
         updated_at: null,
         hostname: "web-1",
-      });
+      } satisfies CountSummary);
     }
-    if (path === "/stats") return reply(200, { ...stats, stored_rows: state.rows, hostname: "web-1" });
-    return reply(404, { detail: "Not Found" });
+    if (path === "/stats") return reply(200, { ...stats, stored_rows: state.rows, hostname: "web-1" } satisfies Stats);
+    return reply(404, { detail: "Not Found" } satisfies ErrorOut);
   });
-  return { state, client: new ApiClient({ fetch }), fetch };
+  const calls = (method: string, path: string) =>
+    fetch.mock.calls.filter(([url, init]) => String(url) === path && (init?.method ?? "GET") === method).length;
+  return { state, client: new ApiClient({ fetch }), fetch, calls };
 }
 
 function figure(label: string) {
@@ -178,6 +218,62 @@ describe("App", () => {
       "Enter a whole number from 1 to 10,000",
     );
     expect(api.fetch.mock.calls.filter(([, init]) => init?.method === "POST")).toHaveLength(0);
+  });
+
+  it("sends N messages at most 8 at a time", async () => {
+    const api = fakeApi();
+    const gate = held();
+    api.state.holdPosts = gate.promise;
+    renderApp(api);
+    await send("30");
+    await waitFor(() => expect(api.state.postsInFlight).toBe(8));
+    expect(api.calls("POST", "/count")).toBe(8); // the other 22 wait their turn
+    gate.release();
+    await waitFor(() =>
+      expect(screen.getByRole("status", { name: "Send result" })).toHaveTextContent("Queued 30 of 30 messages"),
+    );
+    expect(api.state.maxPostsInFlight).toBe(8);
+    expect(api.calls("POST", "/count")).toBe(30);
+  });
+
+  it("takes no second POST while one is in flight", async () => {
+    const api = fakeApi();
+    const gate = held();
+    api.state.holdPosts = gate.promise;
+    renderApp(api);
+    const button = screen.getByRole("button", { name: "POST current timestamp" });
+    await userEvent.click(button);
+    await waitFor(() => expect(api.state.postsInFlight).toBe(1));
+    const posting = screen.getByRole("button", { name: "Posting…" });
+    expect(posting).toBeDisabled();
+    await userEvent.click(posting);
+    await userEvent.click(posting);
+    expect(api.calls("POST", "/count")).toBe(1);
+    gate.release();
+    await waitFor(() =>
+      expect(screen.getByRole("status", { name: "POST result" })).toHaveTextContent(
+        "Queued 1764283281 as message id-1",
+      ),
+    );
+    expect(api.state.posted).toEqual([1_764_283_281]);
+  });
+
+  it("does not pile up GETs behind one still in flight", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    await waitFor(() => expect(figure("Stored rows")).toHaveTextContent("41"));
+    expect(api.calls("GET", "/count")).toBe(1);
+    const gate = held();
+    api.state.holdCounts = gate.promise;
+    const refresh = screen.getByRole("button", { name: "GET: refresh now" });
+    await userEvent.click(refresh);
+    await userEvent.click(refresh);
+    await userEvent.click(refresh);
+    expect(api.calls("GET", "/count")).toBe(2); // the first press; the others found it in flight
+    api.state.rows = 45;
+    gate.release();
+    await waitFor(() => expect(figure("Stored rows")).toHaveTextContent("45"));
+    expect(api.calls("GET", "/count")).toBe(2);
   });
 
   it("refreshes on its own timer", async () => {

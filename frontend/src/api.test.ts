@@ -1,4 +1,22 @@
-import { ApiClient, ApiError, detailFrom } from "./api";
+import { ApiClient, ApiError, detailFrom, type CountSummary, type Queued, type Stats } from "./api";
+
+const SUMMARY = {
+  rows: 3,
+  stored_total: 5,
+  last_value: 7,
+  last_id: "a",
+  updated_at: null,
+  hostname: "h1",
+} satisfies CountSummary;
+const STATS = {
+  backlog: 0,
+  pending: 0,
+  dead_letters: 0,
+  stored_rows: 3,
+  oldest_age_seconds: 0,
+  consumers: 1,
+  hostname: "h1",
+} satisfies Stats;
 
 function json(status: number, body: unknown, statusText = ""): Response {
   return new Response(JSON.stringify(body), { status, statusText, headers: { "Content-Type": "application/json" } });
@@ -6,22 +24,20 @@ function json(status: number, body: unknown, statusText = ""): Response {
 
 describe("ApiClient", () => {
   it("calls the page's own origin with relative paths by default", async () => {
-    const fetch = vi
-      .fn()
-      .mockResolvedValue(json(200, { rows: 3, last_value: 7, last_id: "a", updated_at: null, hostname: "h1" }));
+    const fetch = vi.fn().mockResolvedValue(json(200, SUMMARY));
     const summary = await new ApiClient({ fetch }).getCount();
     expect(fetch).toHaveBeenCalledWith("/count", expect.objectContaining({ method: "GET" }));
-    expect(summary).toEqual({ rows: 3, last_value: 7, last_id: "a", updated_at: null, hostname: "h1" });
+    expect(summary).toEqual(SUMMARY);
   });
 
   it("prefixes a configured base URL, without doubling its slash", async () => {
-    const fetch = vi.fn().mockResolvedValue(json(200, { backlog: 0 }));
+    const fetch = vi.fn().mockResolvedValue(json(200, STATS));
     await new ApiClient({ baseUrl: "https://api.example.test/", fetch }).getStats();
     expect(fetch).toHaveBeenCalledWith("https://api.example.test/stats", expect.anything());
   });
 
   it("posts the count as JSON and returns the queued id", async () => {
-    const fetch = vi.fn().mockResolvedValue(json(202, { id: "0190-abc", status: "queued" }));
+    const fetch = vi.fn().mockResolvedValue(json(202, { id: "0190-abc", status: "queued" } satisfies Queued));
     const queued = await new ApiClient({ fetch }).postCount(1764283281);
     expect(queued).toEqual({ id: "0190-abc", status: "queued" });
     const [url, init] = fetch.mock.calls[0] as [string, RequestInit];

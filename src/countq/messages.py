@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-# MySQL's BIGINT: every count must fit in it.
+# MySQL's BIGINT: every count and enqueue time must fit in it.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -83,4 +83,8 @@ def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
         raise ValueError(f"missing field {exc.args[0]!r}") from None
     if not INT64_MIN <= count <= INT64_MAX:
         raise ValueError(f"count {count} outside the BIGINT range")
+    # Any writer can XADD (an older producer, a script, a replay): past BIGINT,
+    # SQLite's driver raises and MySQL's INSERT IGNORE clamps to a wrong day.
+    if not 0 <= enqueued_ms <= INT64_MAX:
+        raise ValueError(f"ts {enqueued_ms} outside 0..{INT64_MAX}")
     return Message(entry_id, message_id, count, enqueued_ms, fields.get("traceparent"))

@@ -69,8 +69,21 @@ def test_no_second_try_without_a_secret_or_for_other_errors() -> None:
         retry_refused(lambda: server.connect(configured), configured, refused)
     assert server.offered == ["wrong"]
 
+    # An outage is not a stale password: one try, and the secret is not fetched
+    # (there is none at this ARN; a fetch would raise something else).
+    tries: list[str] = []
+
     def down() -> str:
+        tries.append("sync")
+        raise OSError("down")
+
+    async def down_async() -> str:
+        tries.append("async")
         raise OSError("down")
 
     with pytest.raises(OSError, match="down"):
         retry_refused(down, Login("arn:unused"), refused)
+    assert tries == ["sync"]
+    with pytest.raises(OSError, match="down"):
+        asyncio.run(retry_refused_async(down_async, Login("arn:unused"), refused))
+    assert tries == ["sync", "async"]

@@ -26,6 +26,12 @@ def test_a_new_message_reads_back_as_itself() -> None:
     )
 
 
+def test_the_enqueue_time_may_be_anything_a_bigint_holds_from_0() -> None:
+    for ts in (0, INT64_MAX):
+        fields = {"id": str(uuid7()), "count": "1", "ts": str(ts)}
+        assert parse_entry("1-0", fields).enqueued_ms == ts
+
+
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
@@ -36,6 +42,9 @@ def test_a_new_message_reads_back_as_itself() -> None:
         ({"id": str(uuid7()), "count": "seven", "ts": "0"}, "invalid literal"),
         ({"id": "not-a-uuid", "count": "1", "ts": "0"}, "hexadecimal UUID"),
         ({"id": str(uuid7()), "count": str(INT64_MAX + 1), "ts": "0"}, "BIGINT"),
+        ({"id": str(uuid7()), "count": "1", "ts": str(INT64_MAX + 1)}, r"ts \d+ outside 0\.\."),
+        ({"id": str(uuid7()), "count": "1", "ts": "-5"}, r"ts -5 outside 0\.\."),
+        ({"id": str(uuid7()), "count": "1", "ts": "x"}, "invalid literal"),
     ],
 )
 def test_poison_entries_are_value_errors(fields: dict[str, str] | None, reason: str) -> None:

@@ -25,8 +25,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
-from sqlalchemy.exc import DataError, IntegrityError
-
 from countq import tracing
 from countq.config import Settings
 from countq.db import repo
@@ -168,8 +166,12 @@ class Consumer:
         """Commit the batch; returns the entry ids now safe to ack."""
         try:
             inserted = self.retry("database", lambda: self._commit(batch, redelivered))
-        except (DataError, IntegrityError) as exc:
-            # Not an outage: some row cannot be stored. Find it row by row.
+        except Stopping:
+            raise
+        except Exception as exc:
+            # Not an outage (Retry waits those out): some row cannot be stored,
+            # whatever the error (DataError, or the driver's OverflowError on a
+            # value it cannot bind). Find it row by row; never lose the batch.
             batch_ids = {
                 "batch_size": len(batch),
                 "first_entry_id": batch[0].entry_id,
@@ -189,8 +191,11 @@ class Consumer:
         for message in batch:
             try:
                 inserted = self.retry("database", partial(self._commit, [message]))
-            except (DataError, IntegrityError) as exc:
-                reason = f"database refused it: {exc.orig}"
+            except Stopping:
+                raise
+            except Exception as exc:
+                cause = getattr(exc, "orig", None) or exc  # the driver's error, if any
+                reason = f"database refused it: {type(cause).__name__}: {cause}"
                 self._dead_letter(message.entry_id, message.fields(), reason)
                 continue
             STORED.inc(inserted)

@@ -35,6 +35,11 @@ class Stopping(Exception):
 class Retry:
     """`retry(dependency, call)`: call until it succeeds; Stopping when asked to stop.
 
+    Only an outage is retried. Anything else is raised at once: a DataError or
+    IntegrityError, or an error no dependency explains (the driver's
+    OverflowError on a value it cannot bind), is the data's fault and would
+    fail the same way forever; the caller isolates the row (Consumer._store).
+
     Retrying does not count as alive: only the loop's turns touch the
     heartbeat, so a reconnect that keeps failing turns the consumer unhealthy
     after CONSUMER_STALL_S. `recreate_stream` runs when Redis says the stream

@@ -111,10 +111,12 @@ def test_entries_of_a_dead_consumer_are_reclaimed(settings: Settings) -> None:
     for i in range(5):
         r.xadd(settings.stream_key, {"id": str(uuid7()), "count": str(i), "ts": "0"})
     assert len(dead.queue.read_new(block_ms=10)) == 5  # read, never acked: it "died"
-    survivor = Consumer(settings, name="survivor")
-    assert survivor.run_once() == 0  # too early: entries are not idle long enough
+    # Too early: idle for less than CLAIM_IDLE_MS. A minute here, so that no
+    # pause of a loaded machine between the read and the claim makes it late.
+    patient = Consumer(settings.model_copy(update={"claim_idle_ms": 60_000}), name="survivor")
+    assert patient.run_once() == 0
     time.sleep(settings.claim_idle_ms / 1000 + 0.1)
-    survivor._next_claim = 0
+    survivor = Consumer(settings, name="survivor")
     assert survivor.run_once() == 5
     assert db_rows(settings) == (5, 5, 5)
     assert r.xpending(settings.stream_key, settings.group)["pending"] == 0

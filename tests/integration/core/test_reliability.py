@@ -32,6 +32,7 @@ from tests.helpers.processes import (
 from tests.helpers.services import MYSQL, REDIS_URL
 from tests.helpers.streams import fill_stream
 from tests.helpers.tcp_proxy import TcpProxy
+from tests.helpers.timing import loaded
 
 
 def test_sigkill_while_draining_loses_and_duplicates_nothing(
@@ -141,7 +142,7 @@ def test_redis_outage_refuses_posts_then_resumes(
         started = time.monotonic()
         refused = client.post("/count", json={"count": 999})
         assert refused.status_code == 503
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < loaded(via_proxy.redis_timeout_s)
         assert client.get("/ready").status_code == 503
         time.sleep(1)
         proxy.restore()

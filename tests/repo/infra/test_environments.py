@@ -116,6 +116,47 @@ def test_sizes_per_environment(env_run: EnvironmentRun) -> None:
     )
 
 
+def test_the_consumer_publishes_the_metric_its_scaling_policy_tracks(
+    env_run: EnvironmentRun,
+) -> None:
+    """End to end, on the applied state (the plan does not know the container
+    definitions yet): the consumer task's METRICS_NAMESPACE and
+    METRICS_ENVIRONMENT, as the app's own Settings and CloudWatch publisher use
+    them, name the very metric the scaling policy reads. A rename on either
+    side would leave the policy tracking a metric nobody publishes."""
+    from countq.config import Settings
+    from countq.worker.metrics import CloudWatch
+
+    task = one(applied(env_run, "aws_ecs_task_definition"), "module.consumer.")
+    (container,) = json.loads(task["values"]["container_definitions"])
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    settings = Settings(
+        metrics_namespace=env["METRICS_NAMESPACE"], metrics_environment=env["METRICS_ENVIRONMENT"]
+    )
+    published: list[tuple[str, str, dict[str, str]]] = []
+
+    class Queue:
+        def stats(self) -> dict[str, float]:
+            return {"backlog": 3, "pending": 1, "oldest_age_seconds": 2.0}
+
+    class Recorder:
+        def put_metric_data(self, Namespace: str, MetricData: list[dict[str, Any]]) -> None:
+            for datum in MetricData:
+                dims = {d["Name"]: d["Value"] for d in datum["Dimensions"]}
+                published.append((Namespace, datum["MetricName"], dims))
+
+    CloudWatch(settings, Queue()).publish(Recorder())  # type: ignore[arg-type]
+    policy = one(applied(env_run, "aws_appautoscaling_policy"), "module.consumer.")
+    (config,) = policy["values"]["target_tracking_scaling_policy_configuration"]
+    (custom,) = config["customized_metric_specification"]
+    (backlog,) = [m for m in custom["metrics"] if m["id"] == "backlog"]
+    ((metric,),) = (s["metric"] for s in backlog["metric_stat"])
+    dimensions = {d["name"]: d["value"] for d in metric["dimensions"]}
+    tracked = (metric["namespace"], metric["metric_name"], dimensions)
+    assert dimensions == {"Environment": env_run.env}, tracked
+    assert tracked in published, published
+
+
 def test_container_definitions(env_run: EnvironmentRun) -> None:
     """Non-root, read-only root, /tmp volume, health check, no secret value in the environment."""
     secrets = [v for v in env_run.secret_values if len(v) >= 8]
