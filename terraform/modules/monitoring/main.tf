@@ -2,6 +2,8 @@ data "aws_caller_identity" "current" {}
 
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
 # --- Topic. CloudWatch publishes alarms to an encrypted topic only when the
 # key's policy lets cloudwatch.amazonaws.com use it; the AWS-managed
 # alias/aws/sns key cannot grant that, so the topic has its own key.
@@ -29,6 +31,20 @@ data "aws_iam_policy_document" "key" {
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    # Only for this account's alarms: without these, CloudWatch acting for
+    # another account's alarm could use the key (the confused deputy).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"]
     }
   }
 }
