@@ -240,8 +240,6 @@ resource "aws_lambda_permission" "maintain" {
 # an operator), which Errors does not count.
 
 resource "aws_cloudwatch_metric_alarm" "errors" {
-  count = var.alarm_topic_arn == null ? 0 : 1
-
   alarm_name          = "${var.name}-errors"
   alarm_description   = "The importer failed (a scheduled maintain, or a crash or timeout of any action): see its log group /aws/lambda/${var.name}."
   namespace           = "AWS/Lambda"
@@ -264,7 +262,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 # no route to the monitoring API for the function. No datapoint counts as
 # breaching: a schedule that stopped, or runs that fail before they measure.
 resource "aws_cloudwatch_metric_alarm" "partition_horizon" {
-  count = var.alarm_topic_arn == null || var.maintenance_schedule == null ? 0 : 1
+  count = var.maintenance_schedule == null ? 0 : 1
 
   alarm_name          = "${var.name}-partition-horizon"
   alarm_description   = "The messages table has day partitions for fewer than ${var.partition_horizon_alarm_days} days ahead, or maintain has not reported for two hours. Past the last day, rows land in the overflow partition and retention cannot drop them: run {\"action\": \"maintain\"} and read /aws/lambda/${var.name}."

@@ -19,6 +19,6 @@ output "imports_bucket" {
 }
 
 output "alarm_names" {
-  description = "Names of the importer's alarms (none without alarm_topic_arn)."
-  value       = concat(aws_cloudwatch_metric_alarm.errors[*].alarm_name, aws_cloudwatch_metric_alarm.partition_horizon[*].alarm_name)
+  description = "Names of the importer's alarms."
+  value       = concat([aws_cloudwatch_metric_alarm.errors.alarm_name], aws_cloudwatch_metric_alarm.partition_horizon[*].alarm_name)
 }

@@ -108,9 +108,8 @@ variable "maintenance_schedule" {
 }
 
 variable "alarm_topic_arn" {
-  description = "SNS topic the importer's alarms notify (failed invocations; with maintenance_schedule, the partition horizon). null: no alarms."
+  description = "SNS topic the importer's alarms notify: failed invocations and, with maintenance_schedule, the partition horizon."
   type        = string
-  default     = null
 }
 
 variable "metrics_namespace" {

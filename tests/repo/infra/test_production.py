@@ -578,8 +578,8 @@ def test_applied_importer_alarms_exist(env_run: EnvironmentRun) -> None:
         for a in _applied(env_run, "aws_cloudwatch_metric_alarm")
         if a["address"].startswith("module.importer.")
     }
-    assert set(alarms) == {"errors[0]", "partition_horizon[0]"}
-    assert alarms["errors[0]"]["metric_name"] == "Errors"
+    assert set(alarms) == {"errors", "partition_horizon[0]"}
+    assert alarms["errors"]["metric_name"] == "Errors"
     assert alarms["partition_horizon[0]"]["metric_name"] == "PartitionHorizonDays"
     for alarm in alarms.values():
         assert alarm["alarm_actions"] == [topic["arn"]] and alarm["arn"].startswith("arn:")
