@@ -118,7 +118,7 @@ resource "terraform_data" "vpc_origin_target" {
 resource "aws_cloudfront_vpc_origin" "this" {
   vpc_origin_endpoint_config {
     name                   = "${var.name}-${substr(sha256(jsonencode(local.vpc_origin_target)), 0, 8)}"
-    arn                    = local.vpc_origin_target.arn
+    arn                    = aws_lb.this.arn
     http_port              = local.vpc_origin_target.http_port
     https_port             = local.vpc_origin_target.https_port
     origin_protocol_policy = local.vpc_origin_target.origin_protocol_policy
