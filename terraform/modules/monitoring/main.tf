@@ -2,8 +2,6 @@ data "aws_caller_identity" "current" {}
 
 data "aws_region" "current" {}
 
-data "aws_partition" "current" {}
-
 # --- Topic. CloudWatch publishes alarms to an encrypted topic only when the
 # key's policy lets cloudwatch.amazonaws.com use it; the AWS-managed
 # alias/aws/sns key cannot grant that, so the topic has its own key.
@@ -44,7 +42,7 @@ data "aws_iam_policy_document" "key" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"]
+      values   = ["arn:aws:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"]
     }
   }
 }
