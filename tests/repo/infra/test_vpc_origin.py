@@ -109,9 +109,7 @@ def deployed_state() -> dict[str, Any]:
                                     # The name before issue 21 (no hash).
                                     "name": NAME,
                                     "origin_protocol_policy": "http-only",
-                                    "origin_ssl_protocols": [
-                                        {"items": ["TLSv1.2"], "quantity": 1}
-                                    ],
+                                    "origin_ssl_protocols": [{"items": ["TLSv1.2"], "quantity": 1}],
                                 }
                             ],
                         },
