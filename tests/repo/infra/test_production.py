@@ -404,12 +404,16 @@ def test_failed_maintenance_is_alarmed(plan: Plan) -> None:
     assert errors["dimensions"] == {"FunctionName": function["function_name"]}
     assert (errors["comparison_operator"], errors["threshold"]) == ("GreaterThanThreshold", 0)
     horizon = alarms[f"{function['function_name']}-partition-horizon"]["values"]
-    # The metric's contract: what the function is told to print is what the alarm reads.
-    variables = function["environment"][0]["variables"]
-    assert horizon["namespace"] == variables["METRICS_NAMESPACE"]
+    # The metric's contract: what the function is told to print is what the alarm
+    # reads (the function's environment is known only after apply: from the config).
     assert horizon["metric_name"] == HORIZON_METRIC
-    assert horizon["dimensions"] == {"Environment": variables["METRICS_ENVIRONMENT"]}
-    assert variables["METRICS_ENVIRONMENT"] == plan.env
+    assert (horizon["namespace"], horizon["dimensions"]) == ("countq", {"Environment": plan.env})
+    variables = plan.config("importer", "aws_lambda_function.this")["expressions"]["environment"]
+    printed = set(variables[0]["variables"]["references"])
+    assert {"var.metrics_namespace", "var.metrics_dimensions.Environment"} <= printed
+    read = plan.config("importer", "aws_cloudwatch_metric_alarm.partition_horizon")
+    assert read["expressions"]["namespace"]["references"] == ["var.metrics_namespace"]
+    assert "var.metrics_dimensions" in read["expressions"]["dimensions"]["references"]
     assert horizon["comparison_operator"] == "LessThanThreshold"
     assert 1 <= horizon["threshold"] < 7  # maintain makes 7 to 8 days ahead
     assert horizon["treat_missing_data"] == "breaching"
