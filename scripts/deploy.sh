@@ -15,6 +15,10 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 steps=10
+# Longer than the importer's timeout (900 s, the Lambda maximum).
+invoke_read_timeout=960
+# What the ECS waiter does before it gives up (40 polls, 15 s apart).
+waiter_minutes=10
 parse_args "$@"
 ask_missing "Environment (test, dev, stage, prod)" "dev"
 check_env
@@ -48,6 +52,33 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+
+# services_not_stable: the waiter gave up; say where to look, and stop.
+services_not_stable() {
+  printf '%s: the services were not stable after %s minutes (the waiter above gave up). Next:\n' \
+    "$me" "$waiter_minutes" >&2
+  printf '  %s\n' \
+    "aws ecs describe-services --cluster $cluster --services $producer $consumer --query 'services[].[serviceName,runningCount,desiredCount,events[:3]]'" \
+    "logs of tasks that stopped: /ecs/$cluster/$producer and /ecs/$cluster/$consumer" \
+    "ECS's circuit breaker rolls a release whose tasks never get healthy back to the last one" \
+    "once the services are stable, run this command again (every step is safe to repeat)" >&2
+  exit 1
+}
+
+# smoke_test_get URL COUNT: GET URL/count until it shows COUNT as the last
+# value, or stop with what it showed last. The consumer stores asynchronously.
+smoke_test_get() {
+  local body="(no answer)" stored="\"last_value\": *${2}[,}]" attempt
+  echo >&3
+  for attempt in $(seq 30); do
+    # A failed GET (after curl's own retries) is one more try, not an exit.
+    body="$(curl "${curl_opts[@]}" "$1/count")" || body="(GET failed: curl's error above)"
+    [[ "$body" =~ $stored ]] && break
+    ((attempt == 30)) || sleep "${SMOKE_TEST_INTERVAL_S:-2}"
+  done
+  [[ "$body" =~ $stored ]] || die "smoke test: GET /count never showed $2 (last: $body)"
+  echo "$body" >&3
+}
 
 step "Importer Lambda zip (build/importer.zip, read by the stack)"
 run scripts/build-importer-zip.sh build/importer.zip
@@ -90,8 +121,11 @@ fi
 step "Migrations and the application user (importer Lambda)"
 importer="$(output_value importer_function_name)"
 printf '{"action":"provision"}' >"$work/provision.json"
-function_error="$(value None aws lambda invoke --function-name "$importer" \
-  --payload "fileb://$work/provision.json" --cli-read-timeout 900 \
+# The function may run its full 900 s: the CLI waits longer than that, and
+# never sends the invocation again (AWS_MAX_ATTEMPTS=1: by default it retries
+# a read timeout, which would run provision two or three times at once).
+function_error="$(AWS_MAX_ATTEMPTS=1 value None aws lambda invoke --function-name "$importer" \
+  --payload "fileb://$work/provision.json" --cli-read-timeout "$invoke_read_timeout" \
   --query FunctionError --output text "$work/provision-result.json")"
 if ((!dry_run)); then
   cat "$work/provision-result.json" >&3 && echo >&3
@@ -123,7 +157,9 @@ step "Waiting for the ECS services to be stable"
 cluster="$(output_value ecs_cluster_name)"
 producer="$(output_value producer_service_name)"
 consumer="$(output_value consumer_service_name)"
-run aws ecs wait services-stable --cluster "$cluster" --services "$producer" "$consumer"
+if ! run aws ecs wait services-stable --cluster "$cluster" --services "$producer" "$consumer"; then
+  services_not_stable
+fi
 
 step "Smoke test through CloudFront (POST then GET /count)"
 url="$(output_value cloudfront_url)"
@@ -131,20 +167,9 @@ url="${url%/}"
 count="$(date +%s)"
 curl_opts=(--fail --silent --show-error --max-time 10 --retry 6 --retry-all-errors --retry-delay 5)
 run curl "${curl_opts[@]}" -X POST "$url/count" -H "content-type: application/json" \
-  --data "{\"count\": $count}"
+  --data "{\"count\": $count}" || die "smoke test: POST $url/count failed (curl's error above)"
 show curl "${curl_opts[@]}" "$url/count"
-if ((!dry_run)); then
-  echo >&3
-  # The consumer stores asynchronously: poll until our value is the last one.
-  stored="\"last_value\": *${count}[,}]"
-  for _ in $(seq 30); do
-    body="$(curl "${curl_opts[@]}" "$url/count")"
-    [[ "$body" =~ $stored ]] && break
-    sleep 2
-  done
-  [[ "$body" =~ $stored ]] || die "smoke test: GET /count never showed $count (last: $body)"
-  echo "$body" >&3
-fi
+((dry_run)) || smoke_test_get "$url" "$count"
 
 step "Done"
 printf 'countq %s is live: %s\n' "$env_name" "$url" >&3

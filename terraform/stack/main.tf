@@ -70,9 +70,12 @@ locals {
 module "network" {
   source = "../modules/network"
 
-  name               = local.name
-  cidr               = var.vpc_cidr
-  az_count           = var.az_count
+  name     = local.name
+  cidr     = var.vpc_cidr
+  az_count = var.az_count
+  # With interface endpoints no security group lets anything out to the
+  # internet, so a NAT gateway would only cost money (and an Elastic IP).
+  nat_gateway        = !var.interface_endpoints
   single_nat_gateway = var.single_nat_gateway
   # What the services call: Secrets Manager, ECR, CloudWatch Logs and
   # (the consumer's PutMetricData) monitoring; ssmmessages for ECS Exec.
@@ -251,6 +254,9 @@ module "importer" {
   log_retention_days = var.log_retention_days
   force_destroy      = !var.protect_data
   retention_days     = var.retention_days
+  alarm_topic_arn    = module.monitoring.topic_arn
+  metrics_namespace  = local.metrics_namespace
+  metrics_dimensions = local.metrics_dimensions
   # Reserving concurrency fails on accounts with a low quota (most new ones).
   reserved_concurrent_executions = var.importer_reserved_concurrency
   tags                           = local.tags

@@ -42,13 +42,13 @@ variable "az_count" {
 }
 
 variable "single_nat_gateway" {
-  description = "One NAT gateway for all AZs instead of one per AZ."
+  description = "One NAT gateway for all AZs instead of one per AZ (no NAT gateway at all with interface_endpoints)."
   type        = bool
   default     = true
 }
 
 variable "interface_endpoints" {
-  description = "Interface endpoints for the AWS APIs the services call (Secrets Manager, ECR api and dkr, CloudWatch Logs and monitoring, ssmmessages with ECS Exec) in every private subnet, so that tasks and importer reach AWS only inside the VPC (HTTPS to the VPC CIDR and to S3's gateway endpoint, no 0.0.0.0/0). About $7.30 a month per endpoint per AZ plus $0.01 per GB. false: AWS APIs through the NAT gateway. The S3 gateway endpoint is always there (free)."
+  description = "Interface endpoints for the AWS APIs the services call (Secrets Manager, ECR api and dkr, CloudWatch Logs and monitoring, ssmmessages with ECS Exec) in every private subnet, so that tasks and importer reach AWS only inside the VPC (HTTPS to the VPC CIDR and to S3's gateway endpoint, no 0.0.0.0/0). About $7.30 a month per endpoint per AZ plus $0.01 per GB. true also removes the NAT gateways, their Elastic IPs and the private subnets' default route: nothing may use them. false: AWS APIs through the NAT gateway. The S3 gateway endpoint is always there (free)."
   type        = bool
   default     = false
 }

@@ -7,11 +7,27 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
+from countq.config import Settings
 from countq.importer.run import run, unlimited
 
 log = logging.getLogger("countq.importer")
+
+HORIZON_METRIC = "PartitionHorizonDays"
+
+
+class MaintenanceFailed(RuntimeError):
+    """A failed maintain, raised out of the handler: its message is the result as JSON.
+
+    Only an exception makes the invocation a Lambda error. A returned `ok: false`
+    is a success to Lambda: its Errors metric stays 0, the schedule's
+    asynchronous invocation is not retried and no alarm fires, while new rows
+    drift towards the overflow partition. provision and import keep returning
+    their result: their callers (deploy.sh, an operator) invoke them
+    synchronously and read it.
+    """
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -23,7 +39,38 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run(event if isinstance(event, dict) else {}, time_left).as_json()
     # One line per invocation that CloudWatch Logs Insights can parse.
     log.info("result %s", json.dumps(result, default=str))
+    if result["action"] == "maintain":
+        if not result["ok"]:
+            raise MaintenanceFailed(json.dumps(result, default=str))
+        if result["horizon_days"] is not None:
+            print(horizon_metric(result["horizon_days"], Settings()), flush=True)
     return result
+
+
+def horizon_metric(days: float, settings: Settings) -> str:
+    """The partition horizon as one CloudWatch embedded metric format (EMF) line.
+
+    Lambda sends the function's stdout to CloudWatch Logs, which extracts the
+    metric from such a line: no PutMetricData call, so no permission and no
+    route to the monitoring API are needed (the importer has neither).
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+    """
+    return json.dumps(
+        {
+            "_aws": {
+                "Timestamp": time.time_ns() // 1_000_000,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": settings.metrics_namespace or "countq",
+                        "Dimensions": [["Environment"]],
+                        "Metrics": [{"Name": HORIZON_METRIC, "Unit": "None"}],
+                    }
+                ],
+            },
+            "Environment": settings.metrics_environment,
+            HORIZON_METRIC: days,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

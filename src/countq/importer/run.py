@@ -6,7 +6,9 @@ runs never interleave:
   (APP_DB_SECRET_ARN) with only SELECT, INSERT and UPDATE on the database,
   promoting a pending (rotated) password of its secret (rotation.py);
 - maintain: the retention step (countq.db.retention) as the master user, who
-  may ALTER and DROP partitions; an EventBridge schedule invokes it;
+  may ALTER and DROP partitions; an EventBridge schedule invokes it. The
+  result says how many days of partitions exist ahead (`horizon_days`), and
+  the Lambda handler raises when it failed (handler.py says why);
 - import: stream an SQL dump from S3 and run it statement by statement in one
   transaction. MySQL commits implicitly before and after DDL, so a dump with
   CREATE TABLE and the like is only partly undone on failure; the result
@@ -21,12 +23,14 @@ import logging
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import pymysql
 from pymysql.err import MySQLError
+from sqlalchemy.engine import Engine
 
 from countq import aws
 from countq.config import Settings
@@ -95,6 +99,8 @@ class Maintained(Result):
     dropped: dict[str, int]
     deleted: int
     mended: str | None
+    horizon_days: float | None
+    """Days from now to the end of the last day partition (None on SQLite, which has none)."""
 
 
 @dataclass
@@ -165,10 +171,35 @@ def maintain(settings: Settings) -> Maintained:
     from countq.db import retention
 
     # The same MySQL settings as the admin connection, never a DATABASE_URL.
-    done = retention.run(settings.model_copy(update={"database_url": None}))
+    admin_settings = settings.model_copy(update={"database_url": None})
+    done = retention.run(admin_settings)
+    engine = create_engine(admin_settings, pool_size=1)
+    try:
+        horizon = horizon_days(engine)
+    finally:
+        engine.dispose()
     return Maintained(
-        "maintain", True, done.ran, done.created, done.dropped, done.deleted, done.mended
+        "maintain", True, done.ran, done.created, done.dropped, done.deleted, done.mended, horizon
     )
+
+
+def horizon_days(engine: Engine, now_ms: int | None = None) -> float | None:
+    """How far ahead the day partitions reach, in days from now (MySQL only).
+
+    Read after every run, also one that found another holding the lock: it is
+    what the partition horizon alarm watches. Below zero, new rows already land
+    in `pfuture`, which a later split copies under lock."""
+    from countq.db.retention import DAY_MS, partitions
+
+    if engine.dialect.name != "mysql":
+        return None
+    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    raw = engine.raw_connection()
+    try:
+        bounds = [b for _, b in partitions(raw.cursor()) if b is not None]
+    finally:
+        raw.close()
+    return round((max(bounds) - now_ms) / DAY_MS, 3)
 
 
 def import_dump(

@@ -2,7 +2,7 @@ include "root" {
   path = find_in_parent_folders("root.hcl")
 }
 
-# Production, highly available: 3 AZs with a NAT gateway each, Multi-AZ RDS
+# Production, highly available: 3 AZs (no NAT gateway: see interface_endpoints), Multi-AZ RDS
 # with deletion protection and a week of backups, at least 2 tasks per
 # service spread over the AZs.
 inputs = {
@@ -40,7 +40,8 @@ inputs = {
 
   # Interface endpoints for the AWS APIs the services call, in every AZ
   # (5 x 3 AZs, about $120 a month): the tasks and the importer reach AWS
-  # only inside the VPC, never through the NAT gateway.
+  # only inside the VPC. Nothing may reach the internet, so there is no NAT
+  # gateway (single_nat_gateway above applies only without endpoints).
   interface_endpoints = true
 
   # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task), 10%

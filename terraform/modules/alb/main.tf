@@ -91,22 +91,52 @@ resource "aws_lb_listener" "http" {
 
 # --- CloudFront's way in: the VPC origin, and the ALB open to its group only
 
-resource "aws_cloudfront_vpc_origin" "this" {
-  vpc_origin_endpoint_config {
-    name                   = var.name
+# CloudFront refuses to update or delete a VPC origin that a distribution
+# uses (CannotUpdateEntityWhileInUse; terraform-provider-aws issue 40905), and
+# the provider plans every change to one as an update. So any change of what
+# it points at replaces it, new one first: Terraform creates the new origin,
+# updates the distribution onto it (its vpc_origin_id changes), then deletes
+# the old one, no longer in use. The name carries a hash of the target so the
+# two can coexist; a name change alone is ignored (an update CloudFront would
+# refuse), so an origin made before the hash keeps its name until it is replaced.
+# create_before_destroy carries over to what the origin depends on (the ALB
+# and its security group): those need names that can coexist when replaced.
+locals {
+  vpc_origin_target = {
     arn                    = aws_lb.this.arn
     http_port              = local.listener_port
     https_port             = 443
     origin_protocol_policy = "http-only"
+    origin_ssl_protocols   = ["TLSv1.2"]
+  }
+}
+
+resource "terraform_data" "vpc_origin_target" {
+  input = local.vpc_origin_target
+}
+
+resource "aws_cloudfront_vpc_origin" "this" {
+  vpc_origin_endpoint_config {
+    name                   = "${var.name}-${substr(sha256(jsonencode(local.vpc_origin_target)), 0, 8)}"
+    arn                    = aws_lb.this.arn
+    http_port              = local.vpc_origin_target.http_port
+    https_port             = local.vpc_origin_target.https_port
+    origin_protocol_policy = local.vpc_origin_target.origin_protocol_policy
 
     # Required by the API even for http-only; unused.
     origin_ssl_protocols {
-      items    = ["TLSv1.2"]
-      quantity = 1
+      items    = local.vpc_origin_target.origin_ssl_protocols
+      quantity = length(local.vpc_origin_target.origin_ssl_protocols)
     }
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+    replace_triggered_by  = [terraform_data.vpc_origin_target]
+    ignore_changes        = [vpc_origin_endpoint_config[0].name]
+  }
 }
 
 data "aws_security_group" "cloudfront" {

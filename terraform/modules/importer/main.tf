@@ -159,7 +159,7 @@ resource "aws_vpc_security_group_egress_rule" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing adds cost and IAM for a function run a few times per deploy.
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by the deploy script, which sees and reports failures; a DLQ would only hide them.
+  #checkov:skip=CKV_AWS_116:Synchronous callers (deploy.sh, operators) see failures in the result; a failed scheduled maintain raises, is retried by Lambda and raises the errors alarm. A DLQ would only hold copies of {"action": "maintain"}.
   #checkov:skip=CKV_AWS_173:The environment holds no secret values (host, port, database, secret ARNs); the default key encrypts it.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile; the zip is built and uploaded by the same deploy pipeline.
   function_name                  = var.name
@@ -189,6 +189,9 @@ resource "aws_lambda_function" "this" {
         MYSQL_TLS_CA      = var.mysql_tls_ca
         DB_SECRET_ARN     = var.master_secret_arn
         APP_DB_SECRET_ARN = var.app_secret_arn
+        # The partition horizon metric maintain prints (embedded metric format).
+        METRICS_NAMESPACE   = var.metrics_namespace
+        METRICS_ENVIRONMENT = var.metrics_dimensions.Environment
       },
       var.retention_days == null ? {} : { RETENTION_DAYS = tostring(var.retention_days) },
     )
@@ -229,4 +232,51 @@ resource "aws_lambda_permission" "maintain" {
   function_name = aws_lambda_function.this.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.maintain[0].arn
+}
+
+# --- Alarms. The handler raises when maintain fails, so Lambda counts the
+# invocation in Errors and retries it (asynchronous, twice). provision and
+# import answer their synchronous callers with ok: false instead (deploy.sh,
+# an operator), which Errors does not count.
+
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  alarm_name          = "${var.name}-errors"
+  alarm_description   = "The importer failed (a scheduled maintain, or a crash or timeout of any action): see its log group /aws/lambda/${var.name}."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+
+  tags = var.tags
+}
+
+# Each maintain run prints the horizon as an embedded-metric-format line,
+# which CloudWatch Logs turns into a metric: no PutMetricData permission and
+# no route to the monitoring API for the function. No datapoint counts as
+# breaching: a schedule that stopped, or runs that fail before they measure.
+resource "aws_cloudwatch_metric_alarm" "partition_horizon" {
+  count = var.maintenance_schedule == null ? 0 : 1
+
+  alarm_name          = "${var.name}-partition-horizon"
+  alarm_description   = "The messages table has day partitions for fewer than ${var.partition_horizon_alarm_days} days ahead, or maintain has not reported for two hours. Past the last day, rows land in the overflow partition and retention cannot drop them: run {\"action\": \"maintain\"} and read /aws/lambda/${var.name}."
+  namespace           = var.metrics_namespace
+  metric_name         = "PartitionHorizonDays"
+  dimensions          = var.metrics_dimensions
+  statistic           = "Minimum"
+  period              = 3600
+  evaluation_periods  = 2
+  threshold           = var.partition_horizon_alarm_days
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+
+  tags = var.tags
 }

@@ -17,3 +17,8 @@ output "imports_bucket" {
   description = "Bucket for SQL dumps to import."
   value       = aws_s3_bucket.imports.id
 }
+
+output "alarm_names" {
+  description = "Names of the importer's alarms."
+  value       = concat([aws_cloudwatch_metric_alarm.errors.alarm_name], aws_cloudwatch_metric_alarm.partition_horizon[*].alarm_name)
+}

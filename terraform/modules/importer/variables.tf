@@ -107,6 +107,28 @@ variable "maintenance_schedule" {
   default     = "rate(1 hour)"
 }
 
+variable "alarm_topic_arn" {
+  description = "SNS topic the importer's alarms notify: failed invocations and, with maintenance_schedule, the partition horizon."
+  type        = string
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the partition horizon metric the maintain action prints (embedded metric format)."
+  type        = string
+  default     = "countq"
+}
+
+variable "metrics_dimensions" {
+  description = "Dimensions of that metric: { Environment = ... } (METRICS_ENVIRONMENT of the function)."
+  type        = object({ Environment = string })
+}
+
+variable "partition_horizon_alarm_days" {
+  description = "Alarm when the day partitions reach fewer than this many days ahead (maintain makes 7 to 8), or when no maintain run reported the horizon for two hours."
+  type        = number
+  default     = 5
+}
+
 variable "force_destroy" {
   description = "Delete the imports bucket with its objects on destroy (non-production)."
   type        = bool

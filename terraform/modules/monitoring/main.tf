@@ -30,6 +30,20 @@ data "aws_iam_policy_document" "key" {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
     }
+
+    # Only for this account's alarms: without these, CloudWatch acting for
+    # another account's alarm could use the key (the confused deputy).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:aws:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"]
+    }
   }
 }
 

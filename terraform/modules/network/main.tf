@@ -7,7 +7,9 @@ data "aws_availability_zones" "available" {
 
 locals {
   azs       = slice(data.aws_availability_zones.available.names, 0, var.az_count)
-  nat_count = var.single_nat_gateway ? 1 : var.az_count
+  nat_count = var.nat_gateway ? (var.single_nat_gateway ? 1 : var.az_count) : 0
+  # The NAT gateway (index) each private subnet's default route goes through: none without NAT.
+  private_nat = [for i in range(var.az_count) : local.nat_count == 0 ? [] : [i % local.nat_count]]
 }
 
 resource "aws_vpc" "this" {
@@ -26,6 +28,8 @@ resource "aws_default_security_group" "this" {
   tags = merge(var.tags, { Name = "${var.name}-default" })
 }
 
+# Stays without NAT: the public subnets route to it, and CloudFront VPC
+# origins require the VPC to have one.
 resource "aws_internet_gateway" "this" {
   vpc_id = aws_vpc.this.id
 
@@ -89,16 +93,33 @@ resource "aws_route_table_association" "public" {
   route_table_id = aws_route_table.public.id
 }
 
-# One table per AZ so that switching single_nat_gateway only changes routes.
+# One table per AZ so that switching single_nat_gateway or nat_gateway only
+# changes routes.
 resource "aws_route_table" "private" {
   count = var.az_count
 
   vpc_id = aws_vpc.this.id
 
-  route {
-    cidr_block     = "0.0.0.0/0"
-    nat_gateway_id = aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id
-  }
+  # Attribute syntax, not a `route` block: without NAT this is `route = []`,
+  # which removes a default route left from before, where zero blocks would
+  # leave it in place (the argument is processed in attribute-as-blocks mode).
+  route = [
+    for nat in local.private_nat[count.index] : {
+      cidr_block                 = "0.0.0.0/0"
+      nat_gateway_id             = aws_nat_gateway.this[nat].id
+      ipv6_cidr_block            = null
+      destination_prefix_list_id = null
+      carrier_gateway_id         = null
+      core_network_arn           = null
+      egress_only_gateway_id     = null
+      gateway_id                 = null
+      local_gateway_id           = null
+      network_interface_id       = null
+      transit_gateway_id         = null
+      vpc_endpoint_id            = null
+      vpc_peering_connection_id  = null
+    }
+  ]
 
   tags = merge(var.tags, { Name = "${var.name}-private-${local.azs[count.index]}" })
 }

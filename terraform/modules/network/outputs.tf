@@ -14,7 +14,7 @@ output "azs" {
 }
 
 output "public_subnet_ids" {
-  description = "IDs of the public subnets (ALB, NAT)."
+  description = "IDs of the public subnets (a public ALB, the NAT gateways)."
   value       = aws_subnet.public[*].id
 }
 
@@ -24,7 +24,7 @@ output "private_subnet_ids" {
 }
 
 output "nat_gateway_ids" {
-  description = "IDs of the NAT gateways."
+  description = "IDs of the NAT gateways (none with nat_gateway = false)."
   value       = aws_nat_gateway.this[*].id
 }
 

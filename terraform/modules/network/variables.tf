@@ -20,8 +20,14 @@ variable "az_count" {
   }
 }
 
+variable "nat_gateway" {
+  description = "NAT gateways, and a default route through them from the private subnets. false: none, no Elastic IP and no default route; the private subnets reach AWS only through VPC endpoints (interface_endpoint_services and the S3 gateway)."
+  type        = bool
+  default     = true
+}
+
 variable "single_nat_gateway" {
-  description = "One NAT gateway for all AZs (cheap) instead of one per AZ (survives the loss of an AZ)."
+  description = "With nat_gateway: one NAT gateway for all AZs (cheap) instead of one per AZ (survives the loss of an AZ)."
   type        = bool
   default     = true
 }

@@ -14,11 +14,13 @@ import pymysql
 import pytest
 
 from countq.config import Settings
+from countq.db import retention
 from countq.importer import run as importer_run
 from countq.importer.admin import lock_name
-from countq.importer.handler import handler, main
+from countq.importer.handler import HORIZON_METRIC, MaintenanceFailed, handler, main
 from tests.helpers.database import root_connection
 from tests.helpers.importer import Env
+from tests.repo.infra.harness import free_port
 
 ER_TABLEACCESS_DENIED = 1142
 ER_SPECIFIC_ACCESS_DENIED = 1227
@@ -107,7 +109,10 @@ def test_maintain_runs_retention_as_the_master_user(
             (uuid.uuid4().bytes,),
         )
         cur.execute("UPDATE message_stats SET row_count = 1, stored_total = 1")
-    assert handler({"action": "maintain"}, None) == {
+    result = handler({"action": "maintain"}, None)
+    # The last day partition ends AHEAD_DAYS + 1 day starts after today's.
+    assert retention.AHEAD_DAYS <= result.pop("horizon_days") <= retention.AHEAD_DAYS + 1
+    assert result == {
         "action": "maintain",
         "ok": True,
         "ran": True,
@@ -121,6 +126,46 @@ def test_maintain_runs_retention_as_the_master_user(
     assert query(importer_env.database, "SELECT row_count, stored_total FROM message_stats") == [
         (1, 1)
     ]
+
+
+def test_maintain_reports_its_horizon_as_an_embedded_metric(
+    importer_env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One EMF line on stdout per run: what the partition horizon alarm watches."""
+    monkeypatch.setenv("METRICS_NAMESPACE", "countq-test")
+    monkeypatch.setenv("METRICS_ENVIRONMENT", "prod")
+    assert handler({"action": "provision"}, None)["ok"]
+    capsys.readouterr()
+    horizon = handler({"action": "maintain"}, None)["horizon_days"]
+    (line,) = capsys.readouterr().out.splitlines()
+    emf = json.loads(line)
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive == {
+        "Namespace": "countq-test",
+        "Dimensions": [["Environment"]],
+        "Metrics": [{"Name": HORIZON_METRIC, "Unit": "None"}],
+    }
+    assert emf["Environment"] == "prod" and emf[HORIZON_METRIC] == horizon
+    assert abs(emf["_aws"]["Timestamp"] - time.time() * 1000) < 60_000
+
+
+def test_failed_maintain_raises_so_lambda_counts_an_error(
+    importer_env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A returned ok: false is a successful invocation to Lambda (Errors stays 0,
+    no retry); the handler raises instead, with the result as its message."""
+    assert handler({"action": "provision"}, None)["ok"]
+    monkeypatch.setenv("MYSQL_PORT", str(free_port()))  # the database does not answer
+    capsys.readouterr()
+    with pytest.raises(MaintenanceFailed) as failed:
+        handler({"action": "maintain"}, None)
+    result = json.loads(str(failed.value))
+    assert result["action"] == "maintain" and result["ok"] is False
+    assert "OperationalError" in result["error"]
+    assert capsys.readouterr().out == "", "no horizon is reported for a failed run"
+    # The shell twin keeps its exit status; provision still answers with its result.
+    assert main(["maintain"]) == 1
+    assert handler({"action": "provision"}, None)["ok"] is False
 
 
 def test_migrate_revokes_privileges_granted_by_hand(importer_env: Env) -> None:

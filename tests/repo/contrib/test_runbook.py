@@ -14,8 +14,10 @@ import shlex
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from awscli.clidriver import ServiceCommand, create_clidriver
 
@@ -26,6 +28,8 @@ from tests.helpers.services import REDIS_URL, ROOT, require_tool
 
 RUNBOOK = ROOT / "docs" / "runbook.md"
 MONITORING = ROOT / "terraform" / "modules" / "monitoring" / "main.tf"
+IMPORTER = ROOT / "terraform" / "modules" / "importer"
+BOOTSTRAP_README = ROOT / "terraform" / "bootstrap" / "README.md"
 # What `${each.key}` takes in the monitoring module's for_each alarms.
 EACH_KEY = {
     "http_5xx": ["target", "elb"],
@@ -54,22 +58,79 @@ def test_every_command_is_of_a_known_kind() -> None:
     assert {c.split()[0] for c in commands()} <= kinds
 
 
-def test_every_alarm_has_an_entry() -> None:
-    tf = MONITORING.read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    ("module_tf", "prefix"),
+    [(MONITORING, "countq-prod-"), (IMPORTER / "main.tf", "countq-prod-importer-")],
+    ids=["monitoring", "importer"],
+)
+def test_every_alarm_has_an_entry(module_tf: Path, prefix: str) -> None:
+    tf = module_tf.read_text(encoding="utf-8")
     alarms = re.findall(
         r'resource "aws_cloudwatch_metric_alarm" "(\w+)" \{'
         r'.*?alarm_name\s*=\s*"\$\{var\.name\}-([^"]+)"',
         tf,
         re.DOTALL,
     )
-    assert len(alarms) == tf.count('resource "aws_cloudwatch_metric_alarm"')
+    assert alarms and len(alarms) == tf.count('resource "aws_cloudwatch_metric_alarm"')
     headings = set(re.findall(r"^### .*$", RUNBOOK.read_text(encoding="utf-8"), re.MULTILINE))
     text = "\n".join(headings)
     for resource, name in alarms:
         keys = EACH_KEY.get(resource, [""]) if "${each.key}" in name else [""]
         for key in keys:
-            alarm = "countq-prod-" + name.replace("${each.key}", key)
+            alarm = prefix + name.replace("${each.key}", key)
             assert f"`{alarm}`" in text, f"no runbook heading for {alarm}"
+
+
+def default_region() -> str:
+    """The region root.hcl falls back to, which deploy.sh offers too."""
+    root_hcl = (ROOT / "terraform" / "infrastructure" / "root.hcl").read_text(encoding="utf-8")
+    found = re.search(r'get_env\("AWS_REGION",\s*"([a-z0-9-]+)"\)', root_hcl)
+    assert found, "root.hcl names no default region"
+    common = (ROOT / "scripts" / "lib" / "common.sh").read_text(encoding="utf-8")
+    assert f":-{found[1]}}}" in common, "deploy.sh offers another default region"
+    return found[1]
+
+
+def test_examples_use_the_projects_default_region() -> None:
+    region = default_region()
+    given = [argv[argv.index("--region") + 1] for argv in by_tool("scripts/deploy.sh")]
+    assert given and set(given) == {region}, given
+    exported = re.findall(r"AWS_REGION=([a-z0-9-]+)", BOOTSTRAP_README.read_text(encoding="utf-8"))
+    assert exported and set(exported) == {region}, exported
+
+
+def test_the_redis_cache_is_named_as_the_stack_names_it() -> None:
+    """modules/redis names the cache var.name, which the stack gives as local.name
+    (countq-<env>); `countq-prod-redis` is its security group, not the cache."""
+    stack = (ROOT / "terraform" / "stack" / "main.tf").read_text(encoding="utf-8")
+    assert re.search(r'name\s*=\s*"\$\{var\.name\}-\$\{var\.environment\}"', stack)
+    redis_call = re.search(r'module "redis" \{(.*?)\n\}', stack, re.DOTALL)
+    assert redis_call and re.search(r"\n\s*name\s*=\s*local\.name\n", redis_call[1])
+    redis_tf = (ROOT / "terraform" / "modules" / "redis" / "main.tf").read_text(encoding="utf-8")
+    cache = re.search(
+        r'resource "aws_elasticache_serverless_cache" "this" \{(.*?)\n\}', redis_tf, re.DOTALL
+    )
+    assert cache and re.search(r"\n\s*name\s*=\s*var\.name\n", cache[1])
+    names = [
+        argv[argv.index("--serverless-cache-name") + 1]
+        for argv in by_tool("aws")
+        if "--serverless-cache-name" in argv
+    ]
+    assert names and set(names) == {"countq-prod"}, names
+    intro = RUNBOOK.read_text(encoding="utf-8").split("\n\n", 2)[1]
+    assert "Redis (ElastiCache Serverless) cache\n`countq-prod`" in intro
+
+
+def test_lambda_invokes_wait_longer_than_the_function_may_run() -> None:
+    """With a read timeout at the function's timeout the CLI gives up on a slow
+    run and sends it again (its retries): the maintenance would run twice."""
+    variables = (IMPORTER / "variables.tf").read_text(encoding="utf-8")
+    timeout = re.search(r'variable "timeout" \{.*?default\s*=\s*(\d+)', variables, re.DOTALL)
+    assert timeout
+    invokes = [argv for argv in by_tool("aws") if argv[1:3] == ["lambda", "invoke"]]
+    assert invokes
+    for argv in invokes:
+        assert int(argv[argv.index("--cli-read-timeout") + 1]) > int(timeout[1]), argv
 
 
 def test_each_situation_the_issue_lists_has_an_entry() -> None:

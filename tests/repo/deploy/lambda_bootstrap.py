@@ -1,10 +1,15 @@
 """Runs one Lambda handler the way the python3.11 runtime does, for the deploy
-replay: the function's code directory first on sys.path, the handler string
-split at its last dot into module and function, the event as a dict, and a
-context that knows the time left. Prints the result (or, for an exception,
-the error payload Lambda returns) as JSON on stdout.
+replay: the function's code directory first on sys.path, then what the
+runtime itself provides (boto3 and its dependencies), nothing else; the
+handler string split at its last dot into module and function, the event as
+a dict, and a context that knows the time left. Prints the result (or, for an
+exception, the error payload Lambda returns) as JSON on the last line of
+stdout, after whatever the handler printed (Lambda sends that to CloudWatch
+Logs, e.g. embedded-metric lines).
 
-Usage: python -I lambda_bootstrap.py TASK_ROOT HANDLER EVENT_JSON TIMEOUT_SECONDS
+Usage: python -I -S lambda_bootstrap.py TASK_ROOT HANDLER EVENT_JSON TIMEOUT_SECONDS
+                                        [RUNTIME_DIR...]
+(-I -S: no PYTHONPATH, no user or venv site-packages, no script directory.)
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class Context:
 
 def main() -> None:
     task_root, handler, event_path, timeout = sys.argv[1:5]
-    sys.path.insert(0, task_root)
+    sys.path[:0] = [task_root]
+    sys.path += sys.argv[5:]
     with open(event_path, "rb") as f:
         event = json.loads(f.read() or b"{}")
     try:
@@ -41,7 +47,7 @@ def main() -> None:
             "errorType": type(exc).__name__,
             "stackTrace": traceback.format_exception(exc),
         }
-    print(json.dumps(result, default=str))
+    print(json.dumps(result, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,11 @@ it, this module:
    into its timeout, so that is what it answers (and the problems go to
    stderr and to lambda.jsonl);
 2. runs the handler named in the function's configuration, from the zip
-   whose hash the function holds, in a clean Python process (lambda_bootstrap)
-   with the function's environment, as the Lambda runtime does. AWS is moto
+   whose hash the function holds, in a clean Python process (lambda_bootstrap,
+   `python -I -S`: the zip and the runtime's boto3 on the path, nothing of the
+   test's environment) with the function's environment, as the Lambda runtime
+   does. An invocation the real CLI could send twice (read timeout not above
+   the function's, or retries on) is refused first. AWS is moto
    (AWS_ENDPOINT_URL) and the instance's endpoint is answered by the RDS
    stand-in (rds_stand_in.py), a private MariaDB that requires TLS like the
    stack's parameter group, with the master account RDS would have created
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import ipaddress
 import json
 import os
@@ -45,6 +49,9 @@ from tests.repo.infra.harness import free_port
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 SECRET_ARN = "arn:aws:secretsmanager:"
+# What the python3.11 runtime has besides the function's zip (the zip leaves
+# boto3 out for that reason: scripts/build-importer-zip.sh).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
 # --- 1. what the function needs ------------------------------------------------------------------
@@ -206,6 +213,24 @@ def task_root(function: dict[str, Any]) -> Path:
     return root
 
 
+def runtime_dir() -> Path:
+    """The runtime's own packages, alone in one directory (as in the Lambda image),
+    linked from this Python's: nothing else of the test's environment is importable."""
+    root = replay_dir() / "lambda-runtime"
+    if not root.is_dir():
+        staging = root.with_name("lambda-runtime.tmp")
+        staging.mkdir(parents=True, exist_ok=True)
+        for name in RUNTIME_PACKAGES:
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.origin is None:
+                raise RuntimeError(f"{name}, which the Lambda runtime provides, is not installed")
+            origin = Path(spec.origin)
+            source = origin.parent if origin.name == "__init__.py" else origin
+            (staging / source.name).symlink_to(source)
+        staging.rename(root)
+    return root
+
+
 def rds_master_account(master_arn: str, instance: dict[str, Any]) -> None:
     """What RDS creates with the instance: the master account and the initial database."""
     master = json.loads(
@@ -229,6 +254,22 @@ def rds_master_account(master_arn: str, instance: dict[str, Any]) -> None:
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS `{instance['DBName']}`")
     finally:
         conn.close()
+
+
+def bootstrap_command(root: Path, handler: str, event: Path, timeout: float) -> list[str]:
+    """The runtime's process: isolated (-I) and without site-packages (-S), so only
+    the zip at `root` and the runtime's own packages can be imported."""
+    return [
+        sys.executable,
+        "-I",
+        "-S",
+        str(BOOTSTRAP),
+        str(root),
+        handler,
+        str(event),
+        str(timeout),
+        str(runtime_dir()),
+    ]
 
 
 def run_handler(function: dict[str, Any], payload: bytes, region: str) -> dict[str, Any] | Any:
@@ -266,15 +307,7 @@ def run_handler(function: dict[str, Any], payload: bytes, region: str) -> dict[s
     started = time.monotonic()
     try:
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-I",
-                str(BOOTSTRAP),
-                str(root),
-                function["Handler"],
-                str(event),
-                str(function["Timeout"]),
-            ],
+            bootstrap_command(root, function["Handler"], event, function["Timeout"]),
             env=runtime_env,
             cwd=root,
             capture_output=True,
@@ -289,9 +322,10 @@ def run_handler(function: dict[str, Any], payload: bytes, region: str) -> dict[s
             log.write(
                 f"--- {function['Handler']} {payload!r} ({time.monotonic() - started:.1f}s)\n"
             )
+    *printed, answer = proc.stdout.splitlines() or [""]
     with (replay_dir() / "lambda.log").open("a") as log:
-        log.write(proc.stderr)
-    return json.loads(proc.stdout)
+        log.write(proc.stderr + "".join(f"{line}\n" for line in printed))
+    return json.loads(answer)
 
 
 # --- 3. the answer -------------------------------------------------------------------------------
@@ -325,6 +359,26 @@ def secret_stages(arn: str) -> list[list[str]]:
     return [sorted(v["VersionStages"]) for v in ordered if v.get("VersionStages")]
 
 
+def resend_risk(args: list[str], function: dict[str, Any]) -> str | None:
+    """Why the real CLI might run this invocation twice, or None.
+
+    The AWS CLI stops reading after --cli-read-timeout (60 s by default) and
+    treats that like a dropped connection: it sends the request again, up to
+    AWS_MAX_ATTEMPTS in all (3 in its standard retry mode), while the first run
+    goes on in Lambda. A provision must run once, so it waits longer than the
+    function may run, with one attempt.
+    https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-retries.html"""
+    read_timeout = float(option(args, "--cli-read-timeout")) if "--cli-read-timeout" in args else 60
+    if read_timeout <= function["Timeout"]:
+        return (
+            f"--cli-read-timeout {read_timeout:g} is not above the function's timeout "
+            f"({function['Timeout']} s): a slow run is abandoned and sent again"
+        )
+    if os.environ.get("AWS_MAX_ATTEMPTS") != "1":
+        return "AWS_MAX_ATTEMPTS is not 1: a dropped connection sends the invocation again"
+    return None
+
+
 def invoke(args: list[str]) -> None:
     region = os.environ["AWS_REGION"]
     name = option(args, "--function-name")
@@ -339,6 +393,10 @@ def invoke(args: list[str]) -> None:
     except Exception as exc:
         print(f"An error occurred: {exc}", file=sys.stderr)
         sys.exit(254)
+    if risk := resend_risk(args, function):
+        record("lambda", {"function": name, "refused": risk})
+        print(f"aws (replay): lambda invoke refused: {risk}", file=sys.stderr)
+        sys.exit(255)
     problems, instance = prerequisites(function, region)
     entry: dict[str, Any] = {
         "function": name,

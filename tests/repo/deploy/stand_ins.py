@@ -17,11 +17,20 @@ Stubs, for AWS's data plane, which moto does not have:
   moto's ECR stores no layers). ``push`` records in moto's ECR the image
   manifest AWS would hold after a real push, so describe-images, the
   services' image and destroy.sh's emptying of the repository are real calls.
-- ``aws ecs wait services-stable``: moto starts no task, so the real waiter
-  would poll until its timeout. The stub checks what AWS would run: each
-  service ACTIVE, with the wanted task count, on an image that is in ECR.
+- ``aws ecs wait services-stable``: moto starts no task. The stand-in applies
+  the CLI waiter's own acceptors (botocore's ecs waiters-2.json,
+  ServicesStable: one deployment, running == desired; MISSING, DRAINING or
+  INACTIVE fail at once) to moto's services, taking as running what ECS
+  could start: the desired count when the service is ACTIVE and its image is
+  in ECR, else none. After the waiter's 40 polls it fails with the CLI's
+  message and exit status 255 ("Max attempts exceeded").
 - ``curl`` (the smoke test through CloudFront): moto serves no distribution.
-  The stub answers as the API would once the consumer stored the value.
+  The stand-in follows the request through moto's state as CloudFront and
+  the ALB would (the distribution of that domain, the path's origin, the
+  load balancer of that domain, its listener's target group, a runnable
+  service registered in it) and fails as ``curl --fail`` does where the chain
+  breaks (exit 6 for an unknown host, 22 with the HTTP status). A POSTed
+  value shows in GET /count once the cluster's consumer service could run.
 
 An emulation, where moto has the API but cannot run the code:
 
@@ -32,6 +41,7 @@ An emulation, where moto has the API but cannot run the code:
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -39,6 +49,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 
@@ -200,21 +211,119 @@ def docker(args: list[str]) -> int:
     return 0
 
 
-# --- curl ------------------------------------------------------------------------------------
+# --- curl: the smoke test through CloudFront, answered from moto's state -------------------------
+
+
+class HttpError(Exception):
+    """What curl --fail reports for a request the stack cannot answer."""
+
+    def __init__(self, exit_code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def service_image(task: dict[str, Any], name: str) -> str:
+    """The image of the container named as its service (with tracing, a collector
+    sidecar is beside it)."""
+    defs = task["taskDefinition"]["containerDefinitions"]
+    return str(next(c["image"] for c in defs if c["name"] == name))
+
+
+def runnable(service: dict[str, Any] | None, name: str) -> str | None:
+    """Why ECS would run no task of `service`, or None: what moto cannot show
+    (it starts none), judged from what a task needs to start."""
+    if service is None or service["status"] != "ACTIVE":
+        return f"{name}: no ACTIVE service"
+    if service["desiredCount"] < 1:
+        return f"{name}: desiredCount {service['desiredCount']}"
+    task = client("ecs").describe_task_definition(taskDefinition=service["taskDefinition"])
+    image = service_image(task, name)
+    repository, _, tag = image.split("/", 1)[1].rpartition(":")
+    ecr = client("ecr")
+    try:
+        ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
+        return f"{name}: image {image} is not in ECR (CannotPullContainerError)"
+    return None
+
+
+def _service(cluster: str, name: str) -> dict[str, Any] | None:
+    found = client("ecs").describe_services(cluster=cluster, services=[name])["services"]
+    return found[0] if found else None
+
+
+def api_services(url: str) -> tuple[str, dict[str, Any]]:
+    """The cluster and producer service a request to `url` reaches, following moto's
+    state as CloudFront and the ALB would: the distribution with that domain, the
+    path's origin, the load balancer of that domain, its listener's target group,
+    the service registered in it. HttpError where the chain breaks."""
+    parsed = urlparse(url)
+    distributions = client("cloudfront").list_distributions()["DistributionList"].get("Items", [])
+    distribution = next((d for d in distributions if d["DomainName"] == parsed.hostname), None)
+    if distribution is None:
+        raise HttpError(6, f"Could not resolve host: {parsed.hostname}")
+    if not distribution["Enabled"]:
+        raise HttpError(22, "The requested URL returned error: 403")
+    behaviors = distribution.get("CacheBehaviors", {}).get("Items", [])
+    behavior = next(
+        (b for b in behaviors if fnmatch.fnmatchcase(parsed.path, b["PathPattern"])),
+        distribution["DefaultCacheBehavior"],
+    )
+    origins = {o["Id"]: o for o in distribution["Origins"]["Items"]}
+    domain = origins[behavior["TargetOriginId"]]["DomainName"]
+    elbv2 = client("elbv2")
+    balancers = [b for b in elbv2.describe_load_balancers()["LoadBalancers"]]
+    balancer = next((b for b in balancers if b["DNSName"] == domain), None)
+    if balancer is None:  # the path goes to the bucket, or to a load balancer that is gone
+        raise HttpError(22, f"The requested URL returned error: {404 if 's3' in domain else 502}")
+    groups = {
+        action.get("TargetGroupArn")
+        for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+            "Listeners"
+        ]
+        for action in listener["DefaultActions"]
+        if action["Type"] == "forward"
+    }
+    ecs = client("ecs")
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        for service in (
+            ecs.describe_services(cluster=cluster, services=arns)["services"] if arns else []
+        ):
+            registered = {lb["targetGroupArn"] for lb in service.get("loadBalancers", [])}
+            if groups & registered and runnable(service, service["serviceName"]) is None:
+                return cluster, service
+    raise HttpError(22, "The requested URL returned error: 503")  # no healthy target
 
 
 def curl(args: list[str]) -> int:
+    """POST /count queues the value if a producer would answer; GET /count shows it
+    as stored once a consumer would run (the consumer service of the producer's
+    cluster); otherwise the error curl --fail prints, with its exit code."""
     url = next(a for a in args if a.startswith(("http://", "https://")))
     post = "-X" in args and args[args.index("-X") + 1] == "POST"
     record("curl", {"args": args, "url": url, "method": "POST" if post else "GET"})
-    stored = replay_dir() / "smoke.json"
-    if post:
-        count = json.loads(args[args.index("--data") + 1])["count"]
-        stored.write_text(json.dumps({"count": count}))
-        print(json.dumps({"id": "stub", "status": "queued"}))
-    else:
-        last = json.loads(stored.read_text())["count"] if stored.exists() else None
-        print(json.dumps({"rows": 1, "last_value": last, "hostname": "stub"}))
+    state_file = replay_dir() / "smoke.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    try:
+        cluster, _ = api_services(url)
+        consumer_down = runnable(_service(cluster, "consumer"), "consumer")
+        if "queued" in state and consumer_down is None:
+            state["stored"] = state.pop("queued")
+        if post:
+            count = json.loads(args[args.index("--data") + 1]).get("count")
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise HttpError(22, "The requested URL returned error: 422")
+            state["queued"] = count
+            answer: dict[str, Any] = {"id": "stand-in", "status": "queued"}
+        else:
+            answer = {"rows": 1 if "stored" in state else 0, "last_value": state.get("stored")}
+    except HttpError as failed:
+        print(f"curl: ({failed.exit_code}) {failed}", file=sys.stderr)
+        return failed.exit_code
+    finally:
+        state_file.write_text(json.dumps(state))
+    print(json.dumps(answer))
     return 0
 
 
@@ -225,33 +334,52 @@ def option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
+# The CLI's waiter (botocore's ecs waiters-2.json, ServicesStable): every 15 s,
+# 40 times; stable when each service has one deployment and runs its desired
+# count, a failure at once when one is MISSING, DRAINING or INACTIVE.
+WAITER_ATTEMPTS = 40
+
+
 def wait_services_stable(args: list[str]) -> int:
-    """Stands in for the waiter: each service ACTIVE, with its task count, on an image in ECR."""
+    """The waiter's acceptors on moto's services, with the running count ECS
+    would reach (moto starts no task: `runnable` judges whether they could
+    start). Polls without the 15 s pause: nothing changes in moto meanwhile."""
     cluster = option(args, "--cluster")
     names = args[args.index("--services") + 1 :]
-    ecs, ecr = client("ecs"), client("ecr")
-    found = ecs.describe_services(cluster=cluster, services=names)["services"]
-    problems, seen = [], {}
-    for name in names:
-        service = next((s for s in found if s["serviceName"] == name), None)
-        if service is None or service["status"] != "ACTIVE":
-            problems.append(f"{name}: no ACTIVE service")
-            continue
-        task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
-        # The container named as its service (with tracing, a collector is beside it).
-        defs = task["taskDefinition"]["containerDefinitions"]
-        image = next(c["image"] for c in defs if c["name"] == name)
-        repository, _, tag = image.split("/", 1)[1].rpartition(":")
-        seen[name] = {"image": image, "desiredCount": service["desiredCount"]}
-        if service["desiredCount"] < 1:
-            problems.append(f"{name}: desiredCount {service['desiredCount']}")
-        try:
-            ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-        except ecr.exceptions.ImageNotFoundException:
-            problems.append(f"{name}: image {image} is not in ECR")
+    ecs = client("ecs")
+    problems: list[str] = []
+    seen: dict[str, Any] = {}
+    for _ in range(int(os.environ.get("REPLAY_WAITER_ATTEMPTS", WAITER_ATTEMPTS))):
+        answer = ecs.describe_services(cluster=cluster, services=names)
+        if answer["failures"] or any(s["status"] != "ACTIVE" for s in answer["services"]):
+            reasons = [f["reason"] for f in answer["failures"]] or ["INACTIVE"]
+            record("ecs-wait", {"cluster": cluster, "services": seen, "problems": reasons})
+            print(
+                "\nWaiter ServicesStable failed: Waiter encountered a terminal failure state: "
+                f'For expression "failures[].reason" we matched expected path: "{reasons[0]}"',
+                file=sys.stderr,
+            )
+            return 255
+        problems = []
+        for service in answer["services"]:
+            name = service["serviceName"]
+            task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+            image = service_image(task, name)
+            seen[name] = {"image": image, "desiredCount": service["desiredCount"]}
+            why = runnable(service, name)
+            running = 0 if why else service["desiredCount"]
+            if why and service["desiredCount"] >= 1:
+                problems.append(why)
+            elif len(service["deployments"]) != 1:
+                problems.append(f"{name}: {len(service['deployments'])} deployments")
+            elif running != service["desiredCount"]:
+                problems.append(f"{name}: {running} of {service['desiredCount']} running")
+        if not problems:
+            break
     record("ecs-wait", {"cluster": cluster, "services": seen, "problems": problems})
     if problems:
-        print("Waiter ServicesStable failed (stub): " + "; ".join(problems), file=sys.stderr)
+        print("\nWaiter ServicesStable failed: Max attempts exceeded", file=sys.stderr)
+        print("(stand-in: " + "; ".join(problems) + ")", file=sys.stderr)
         return 255
     return 0
 

@@ -1,11 +1,17 @@
-"""The replay's check of what the importer needs, on its own: each missing
-prerequisite is named, and nothing is once all are there (through a NAT
-gateway, or through VPC endpoints). The replay relies on this check to fail
-a deploy order that invokes migrate too early."""
+"""The replay's Lambda emulation, on its own: its check of what the importer
+needs (each missing prerequisite is named, and nothing is once all are there,
+through a NAT gateway or through VPC endpoints; the replay relies on it to
+fail a deploy order that invokes migrate too early), the process it runs a
+handler in (only the zip and the runtime's packages importable, an exception
+answered as Lambda's error payload), and its refusal of an invocation the
+real CLI could send twice."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +163,96 @@ def test_nothing_is_missing_through_vpc_endpoints(aws_env: None) -> None:
     )
     problems, _ = lambda_runtime.prerequisites(net["function"], REGION)
     assert problems == []
+
+
+HANDLER = """
+import importlib.util, sys
+
+class MaintenanceFailed(RuntimeError):
+    pass
+
+def handler(event, context):
+    if event.get("fail"):
+        raise MaintenanceFailed('{"action": "maintain", "ok": false}')
+    print('{"_aws": {}, "emf": "a line for CloudWatch Logs"}')
+    found = {m: importlib.util.find_spec(m) is not None for m in event["modules"]}
+    return {"found": found, "left": context.get_remaining_time_in_millis()}
+"""
+
+
+@pytest.fixture
+def replay_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the emulation keeps the runtime's packages (lambda_runtime.runtime_dir)."""
+    (tmp_path / "replay").mkdir()
+    monkeypatch.setenv("REPLAY_DIR", str(tmp_path / "replay"))
+
+
+def run_in_runtime(tmp_path: Path, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    root = tmp_path / "task"
+    root.mkdir(exist_ok=True)
+    (root / "fn.py").write_text(HANDLER)
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    command = lambda_runtime.bootstrap_command(root, "fn.handler", tmp_path / "event.json", 30)
+    proc = subprocess.run(
+        command,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    *printed, answer = proc.stdout.splitlines()
+    return "\n".join(printed), json.loads(answer)
+
+
+def test_only_the_zip_and_the_runtimes_packages_are_importable(
+    tmp_path: Path, replay_dir: None
+) -> None:
+    # pytest, httpx and countq are in the test's environment, never in a Lambda's.
+    modules = ["fn", "boto3", "botocore", "pytest", "httpx", "countq", "json"]
+    printed, result = run_in_runtime(tmp_path, {"modules": modules})
+    assert result["found"] == {
+        "fn": True,
+        "boto3": True,
+        "botocore": True,
+        "pytest": False,
+        "httpx": False,
+        "countq": False,
+        "json": True,
+    }
+    assert 0 < result["left"] <= 30_000
+    assert printed == '{"_aws": {}, "emf": "a line for CloudWatch Logs"}'
+
+
+def test_an_exception_is_answered_as_lambdas_error_payload(
+    tmp_path: Path, replay_dir: None
+) -> None:
+    _, result = run_in_runtime(tmp_path, {"fail": True})
+    assert result["errorType"] == "MaintenanceFailed"
+    assert json.loads(result["errorMessage"]) == {"action": "maintain", "ok": False}
+    assert "ok" not in result, "an error payload is no result"
+
+
+@pytest.mark.parametrize(
+    ("read_timeout", "attempts", "refused"),
+    [
+        ("900", "1", "is not above the function's timeout"),
+        (None, "1", "is not above the function's timeout"),
+        ("960", None, "AWS_MAX_ATTEMPTS is not 1"),
+        ("960", "3", "AWS_MAX_ATTEMPTS is not 1"),
+        ("960", "1", None),
+    ],
+)
+def test_an_invocation_the_cli_could_send_twice_is_refused(
+    monkeypatch: pytest.MonkeyPatch, read_timeout: str | None, attempts: str | None, refused: str
+) -> None:
+    args = ["--function-name", "f", "--payload", "{}"]
+    if read_timeout:
+        args += ["--cli-read-timeout", read_timeout]
+    if attempts:
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", attempts)
+    else:
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    risk = lambda_runtime.resend_risk(args, {"Timeout": 900})
+    assert (risk is None) if refused is None else (refused in str(risk)), risk

@@ -90,7 +90,9 @@ def test_sizes_per_environment(env_run: EnvironmentRun) -> None:
     subnets = planned(env_run, "aws_subnet")
     assert len(subnets) == 2 * azs
     assert len({s["values"]["availability_zone"] for s in subnets}) == azs
-    assert len(planned(env_run, "aws_nat_gateway")) == (azs if prod else 1)
+    # Prod reaches AWS through interface endpoints only: no NAT gateway to pay for.
+    assert len(planned(env_run, "aws_nat_gateway")) == (0 if prod else 1)
+    assert len(planned(env_run, "aws_eip")) == (0 if prod else 1)
     db = one(planned(env_run, "aws_db_instance"), "module.rds")["values"]
     assert db["multi_az"] is prod
     assert db["deletion_protection"] is prod

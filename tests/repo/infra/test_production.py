@@ -338,6 +338,30 @@ def test_aws_apis_stay_in_the_vpc_in_prod(plan: Plan) -> None:
     assert {s["values"]["enable_execute_command"] for s in services} == {exec_on}
 
 
+def test_no_nat_where_nothing_may_use_it(plan: Plan) -> None:
+    """Issue 21: with interface endpoints no security group lets anything out to
+    the internet, so there is no NAT gateway, no Elastic IP for one and no
+    default route from the private subnets. The internet gateway stays for the
+    public subnets (and CloudFront's VPC origins, which require one)."""
+    nats = plan.planned("aws_nat_gateway")
+    private_tables = plan.planned("aws_route_table", "module.network.aws_route_table.private")
+    assert len(private_tables) == plan.inputs["az_count"]
+    (igw,) = plan.planned("aws_internet_gateway")
+    assert igw
+    public = plan.one("module.network.aws_route_table.public")["values"]
+    assert [r["cidr_block"] for r in public["route"]] == ["0.0.0.0/0"]
+    if plan.inputs["interface_endpoints"]:
+        assert nats == [] and plan.planned("aws_eip") == []
+        assert [t["values"]["route"] for t in private_tables] == [[]] * len(private_tables)
+        return
+    assert len(nats) == 1 and len(plan.planned("aws_eip")) == 1
+    for table in private_tables:
+        (route,) = table["values"]["route"]
+        assert route["cidr_block"] == "0.0.0.0/0"
+        change = plan.change(table["address"])
+        assert change["after_unknown"]["route"][0]["nat_gateway_id"] is True
+
+
 # --- Section 1: alarms that reach someone
 
 
@@ -350,6 +374,12 @@ def test_alarm_topic_key_lets_cloudwatch_publish(plan: Plan) -> None:
     ]
     assert len(cloudwatch) == 1 and cloudwatch[0]["Effect"] == "Allow"
     assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"])
+    # Only this account's alarms may use the key (confused-deputy protection).
+    account = json.loads(key["policy"])["Statement"][0]["Principal"]["AWS"].split(":")[4]
+    assert cloudwatch[0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{harness.REGION}:{account}:alarm:*"},
+    }
     assert any(
         s["Principal"].get("AWS", "").endswith(":root") and s["Action"] == "kms:*"
         for s in policy["Statement"]
@@ -359,6 +389,36 @@ def test_alarm_topic_key_lets_cloudwatch_publish(plan: Plan) -> None:
     (subscription,) = plan.planned("aws_sns_topic_subscription")
     assert subscription["values"]["protocol"] == "email"
     assert subscription["values"]["endpoint"] == plan.inputs["alarm_email"]
+
+
+def test_failed_maintenance_is_alarmed(plan: Plan) -> None:
+    """Issue 21: a failed maintain raises (Lambda's Errors), and the partition
+    horizon the maintain action prints as an embedded metric is alarmed below
+    N days, both to the alarm topic."""
+    from countq.importer.handler import HORIZON_METRIC
+
+    alarms = {a["values"]["alarm_name"]: a for a in plan.planned("aws_cloudwatch_metric_alarm")}
+    function = plan.one("module.importer.aws_lambda_function.this")["values"]
+    errors = alarms[f"{function['function_name']}-errors"]["values"]
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": function["function_name"]}
+    assert (errors["comparison_operator"], errors["threshold"]) == ("GreaterThanThreshold", 0)
+    horizon = alarms[f"{function['function_name']}-partition-horizon"]["values"]
+    # The metric's contract: what the function is told to print is what the alarm
+    # reads (the function's environment is known only after apply: from the config).
+    assert horizon["metric_name"] == HORIZON_METRIC
+    assert (horizon["namespace"], horizon["dimensions"]) == ("countq", {"Environment": plan.env})
+    variables = plan.config("importer", "aws_lambda_function.this")["expressions"]["environment"]
+    printed = set(variables[0]["variables"]["references"])
+    assert {"var.metrics_namespace", "var.metrics_dimensions.Environment"} <= printed
+    read = plan.config("importer", "aws_cloudwatch_metric_alarm.partition_horizon")
+    assert read["expressions"]["namespace"]["references"] == ["var.metrics_namespace"]
+    assert "var.metrics_dimensions" in read["expressions"]["dimensions"]["references"]
+    assert horizon["comparison_operator"] == "LessThanThreshold"
+    assert 1 <= horizon["threshold"] < 7  # maintain makes 7 to 8 days ahead
+    assert horizon["treat_missing_data"] == "breaching"
+    call = plan.module_call("importer")["expressions"]["alarm_topic_arn"]
+    assert call["references"][0] == "module.monitoring.topic_arn"
 
 
 def test_every_environment_names_an_alarm_email() -> None:
@@ -511,6 +571,22 @@ def test_applied_alarms_publish_to_the_encrypted_topic(env_run: EnvironmentRun) 
     assert subscription["values"]["topic_arn"] == topic["arn"]
     inputs = harness.environment_inputs(env_run.env)
     assert subscription["values"]["endpoint"] == inputs["alarm_email"]
+
+
+def test_applied_importer_alarms_exist(env_run: EnvironmentRun) -> None:
+    """The importer's two alarms, as moto holds them after apply, on the alarm topic."""
+    assert env_run.error is None, env_run.error
+    topic = _applied_one(env_run, "module.monitoring.aws_sns_topic.alarms")
+    alarms = {
+        a["address"].rsplit(".", 1)[-1]: a["values"]
+        for a in _applied(env_run, "aws_cloudwatch_metric_alarm")
+        if a["address"].startswith("module.importer.")
+    }
+    assert set(alarms) == {"errors", "partition_horizon[0]"}
+    assert alarms["errors"]["metric_name"] == "Errors"
+    assert alarms["partition_horizon[0]"]["metric_name"] == "PartitionHorizonDays"
+    for alarm in alarms.values():
+        assert alarm["alarm_actions"] == [topic["arn"]] and alarm["arn"].startswith("arn:")
 
 
 def test_applied_dashboard_shows_the_operator_figures(env_run: EnvironmentRun) -> None:
