@@ -43,6 +43,9 @@ from tests.helpers.redis_cluster import RedisClusterProcs, key_slot_of
 from tests.helpers.services import REDIS_URL
 from tests.helpers.tcp_proxy import TcpProxy
 
+# Minutes of Redis Cluster failovers under load: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 # The rate; FAILOVER_RATE to change it.
 RATE = float(os.environ.get("FAILOVER_RATE", "2000"))
 BEFORE_KILL_S = 2.0
