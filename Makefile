@@ -49,7 +49,7 @@ $(VENV_DEV): pyproject.toml
 # A venv that already has the dev extra installed for this pyproject.toml has
 # countq too: no second install.
 $(VENV_RUN): pyproject.toml
-	if [[ $(VENV_DEV) -nt pyproject.toml ]]; then exit 0; fi; \
+	@if [[ $(VENV_DEV) -nt pyproject.toml ]]; then exit 0; fi; set -x; \
 	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
 	$(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e .
 	@touch $@

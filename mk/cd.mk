@@ -2,6 +2,7 @@
 # workflows. tests/repo/cd runs the workflows' steps, which read plans with jq.
 
 SETUP += cd-tools
+FAST_SETUP += cd-tools
 HELP_Infrastructure += test-cd
 HELP_Setup += cd-tools
 

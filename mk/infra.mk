@@ -4,6 +4,8 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
 SETUP += checkov-venv
+# tests/repo/infra/test_static.py runs checkov (seconds): part of make test-fast.
+FAST_SETUP += checkov-venv
 LINT_TARGETS += tf-fmt
 FORMAT_TARGETS += tf-format
 HELP_Infrastructure += checkov tf-fmt tf-format
