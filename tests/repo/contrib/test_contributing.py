@@ -63,6 +63,15 @@ def test_make_help_lists_every_target_with_one_line() -> None:
     assert phony <= set(described), f"not in make help: {sorted(phony - set(described))}"
 
 
+def test_make_run_installs_countq_without_the_test_and_lint_tools() -> None:
+    # -n prints what would run, -B as on a fresh clone (no .venv, no stamps).
+    plan = subprocess.run(
+        ["make", "-nB", "run"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "pip install -q -e .\n" in plan
+    assert not re.search(r"-e '?\.\[", plan), "make run installs an extra:\n" + plan
+
+
 def test_every_make_target_in_the_guide_exists() -> None:
     mentioned = set(re.findall(r"\bmake ([a-z][\w-]*)", GUIDE.read_text()))
     assert {"venv", "test", "lint"} <= mentioned
