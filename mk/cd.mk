@@ -1,7 +1,10 @@
 # Continuous delivery (issue 15): terraform/bootstrap and the deploy and plan
 # workflows. tests/repo/cd runs the workflows' steps, which read plans with jq.
 
-TEST_SETUP += cd-tools
+SETUP += cd-tools
+FAST_SETUP += cd-tools
+HELP_Infrastructure += test-cd
+HELP_Setup += cd-tools
 
 .PHONY: cd-tools test-cd
 

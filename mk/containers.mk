@@ -2,17 +2,24 @@
 # builds and runs both images and the compose stack on a real Docker engine
 # (Debian's docker.io, started here when none answers). Where no image registry
 # answers, as on the project's test machines, the base images are stand-ins
-# built from Debian's packages (tests/repo/containers/standins/). Envoy stays
-# statically checked: no Envoy binary can be had here.
+# built from Debian's packages (scripts/containers/standins/). Envoy stays
+# statically checked: no Envoy binary can be had here. The scripts that set up
+# the engine and build images live in scripts/containers/; tests/repo/containers
+# and `make images` both use them.
 CONTAINERS_CACHE ?= .cache/containers
 CONTAINER_DOCKERFILES := Dockerfile frontend/Dockerfile
-STANDIN_DOCKERFILES := $(wildcard tests/repo/containers/standins/*/Dockerfile)
-CONTAINER_SCRIPTS := scripts/image-tag.sh $(wildcard tests/repo/containers/*.sh) \
-	tests/repo/containers/standins/build.sh $(wildcard tests/repo/containers/standins/*/*.sh) \
-	tests/repo/containers/standins/debian/policy-rc.d
+CONTAINER_SCRIPTS_DIR := scripts/containers
+STANDIN_DOCKERFILES := $(wildcard $(CONTAINER_SCRIPTS_DIR)/standins/*/Dockerfile)
+CONTAINER_SCRIPTS := scripts/image-tag.sh $(wildcard $(CONTAINER_SCRIPTS_DIR)/*.sh) \
+	$(CONTAINER_SCRIPTS_DIR)/standins/build.sh $(wildcard $(CONTAINER_SCRIPTS_DIR)/standins/*/*.sh) \
+	$(CONTAINER_SCRIPTS_DIR)/standins/debian/policy-rc.d
 IMAGE_ENV ?= local
 
-TEST_SETUP += containers-tools containers-engine containers-standins
+SETUP += containers-tools containers-engine containers-standins
+# tests/repo/containers/test_frontend_nginx.py runs nginx outside Docker: fast.
+FAST_SETUP += containers-tools
+HELP_Containers += images image-tag lint-containers
+HELP_Setup += containers-engine containers-standins containers-tools
 LINT_TARGETS += lint-containers
 
 .PHONY: containers-tools containers-engine containers-standins lint-containers images image-tag
@@ -29,10 +36,10 @@ $(CONTAINERS_CACHE)/nginx/usr/sbin/nginx:
 	$@ -v
 
 containers-engine: ## a Docker engine that answers: Debian's docker.io, Compose and debootstrap installed when missing, dockerd started when not running
-	tests/repo/containers/engine-up.sh
+	$(CONTAINER_SCRIPTS_DIR)/engine-up.sh
 
 containers-standins: containers-engine ## the base images the Dockerfiles and compose.yaml name: pulled, or else stand-ins built from Debian's packages
-	tests/repo/containers/standins/build.sh
+	$(CONTAINER_SCRIPTS_DIR)/standins/build.sh
 
 lint-containers: ## hadolint the Dockerfiles (stand-ins too), shellcheck the container scripts
 	$(VENV)/bin/hadolint $(CONTAINER_DOCKERFILES) $(STANDIN_DOCKERFILES)
@@ -42,6 +49,6 @@ image-tag: ## print the image tag for IMAGE_ENV (default local): <env>-<git shor
 	@scripts/image-tag.sh $(IMAGE_ENV)
 
 images: ## build the app and frontend images tagged <IMAGE_ENV>-<sha> (needs a Docker engine)
-	tag=$$(scripts/image-tag.sh $(IMAGE_ENV)) && docker=$$(tests/repo/containers/docker-client.sh) && \
+	tag=$$(scripts/image-tag.sh $(IMAGE_ENV)) && docker=$$($(CONTAINER_SCRIPTS_DIR)/docker-client.sh) && \
 	DOCKER_BUILDKIT=1 "$$docker" build -t countq:$$tag . && \
 	DOCKER_BUILDKIT=1 "$$docker" build -f frontend/Dockerfile -t countq-frontend:$$tag .

@@ -3,6 +3,7 @@
 
 VENV ?= .venv
 LINT_TARGETS += lint-workflows
+HELP_Develop += pre-commit migration lint-workflows
 MIGRATIONS_DIR ?= src/countq/db/migrations
 
 .PHONY: lint-workflows pre-commit migration

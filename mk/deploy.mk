@@ -4,7 +4,9 @@
 DEPLOY_SCRIPTS := scripts/deploy.sh scripts/destroy.sh scripts/lib/common.sh scripts/build-importer-zip.sh
 ENV ?= dev
 
-TEST_SETUP += deploy-replay-tools
+SETUP += deploy-replay-tools
+HELP_Deploy += deploy-dry-run destroy-dry-run importer-zip deploy-replay lint-deploy
+HELP_Setup += deploy-replay-tools
 LINT_TARGETS += lint-deploy
 
 .PHONY: lint-deploy importer-zip deploy-dry-run destroy-dry-run deploy-replay-tools deploy-replay

@@ -5,19 +5,23 @@ FRONTEND_DIST := frontend/dist
 FRONTEND_DEPS := frontend/node_modules/.package-lock.json
 FRONTEND_SRC := $(shell find frontend/src frontend/generated frontend/public -type f 2>/dev/null) \
 	frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
-# Root installs from Debian's packages directly; anyone else through sudo.
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # The page's API types are generated from the producer's OpenAPI document.
 OPENAPI_JSON := build/openapi.json
 API_TYPES := frontend/generated/api-types.ts
 
-TEST_SETUP += frontend-build chromium frontend-unit
+SETUP += frontend-deps chromium
+TEST_SETUP += frontend-build frontend-unit
+FAST_SETUP += frontend-build chromium
 LINT_TARGETS += frontend-typecheck frontend-lint frontend-types-check
+FORMAT_TARGETS += frontend-format
 RUN_SETUP += frontend-build
+HELP_Frontend += frontend-build frontend-dev frontend-unit frontend-typecheck frontend-lint \
+	frontend-format frontend-types frontend-types-check frontend-deps
+HELP_Setup += chromium
 
 .PHONY: frontend-deps frontend-build frontend-unit frontend-typecheck frontend-lint frontend-dev \
-	frontend-types frontend-types-check chromium
+	frontend-format frontend-types frontend-types-check chromium
 
 frontend-deps: $(FRONTEND_DEPS) ## npm ci in frontend/ (from the committed lock file)
 
@@ -40,8 +44,11 @@ frontend-typecheck: $(FRONTEND_DEPS) ## TypeScript strict type check of the page
 frontend-lint: $(FRONTEND_DEPS) ## ESLint and the Prettier format check of the page and its tests
 	cd frontend && npm run --silent lint && npm run --silent format:check
 
+frontend-format: $(FRONTEND_DEPS) ## Prettier rewrites the page and its tests in place
+	cd frontend && npm run --silent format
+
 # What the producer serves at /openapi.json, without starting it.
-$(OPENAPI_JSON): $(VENV)/.installed $(shell find src/countq -name '*.py')
+$(OPENAPI_JSON): $(VENV_RUN) $(shell find src/countq -name '*.py')
 	@mkdir -p $(@D)
 	$(PY) -c 'import json; from countq.api.app import create_app; \
 		print(json.dumps(create_app().openapi(), indent=2))' >$@

@@ -3,10 +3,15 @@
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-TEST_SETUP += checkov-venv
+SETUP += checkov-venv
+# tests/repo/infra/test_static.py runs checkov (seconds): part of make test-fast.
+FAST_SETUP += checkov-venv
 LINT_TARGETS += tf-fmt
+FORMAT_TARGETS += tf-format
+HELP_Infrastructure += checkov tf-fmt tf-format
+HELP_Setup += checkov-venv
 
-.PHONY: checkov-venv tf-fmt checkov
+.PHONY: checkov-venv tf-fmt tf-format checkov
 
 checkov-venv: $(CHECKOV_VENV)/bin/checkov ## create .venv-checkov with checkov (used by tests/repo/infra)
 
@@ -17,6 +22,9 @@ $(CHECKOV_VENV)/bin/checkov:
 # fmt needs no provider: an empty CLI config keeps ~/.terraformrc out of it.
 tf-fmt: ## terraform fmt -check on terraform/
 	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform
+
+tf-format: ## terraform fmt on terraform/, rewriting files in place
+	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -recursive terraform
 
 checkov: checkov-venv ## run checkov on terraform/ (offline)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact

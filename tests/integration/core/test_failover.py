@@ -45,6 +45,9 @@ from tests.helpers.streams import drained
 from tests.helpers.tcp_proxy import TcpProxy
 from tests.helpers.timing import loaded
 
+# Minutes of Redis Cluster failovers under load: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 # The rate; FAILOVER_RATE to change it.
 RATE = float(os.environ.get("FAILOVER_RATE", "2000"))
 BEFORE_KILL_S = 2.0

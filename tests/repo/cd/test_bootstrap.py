@@ -14,6 +14,9 @@ from tests.repo.cd import bootstrap, iam
 from tests.repo.cd.iam import Request
 from tests.repo.infra import harness
 
+# terraform/bootstrap applied, re-planned and destroyed against moto: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 ENVIRONMENTS = harness.ENVIRONMENTS
 OIDC = "token.actions.githubusercontent.com"
 PROVIDER_ARN = f"arn:aws:iam::{bootstrap.ACCOUNT}:oidc-provider/{OIDC}"

@@ -127,6 +127,7 @@ def expected_subject(workflow: dict[str, Any], job: dict[str, Any], repository: 
     return f"repo:{repository}:ref:refs/heads/main"
 
 
+@pytest.mark.slow  # needs the bootstrap applied against moto
 def test_each_job_token_opens_exactly_its_role(bootstrap_run: bootstrap.BootstrapRun) -> None:
     """The workflows and the bootstrap's trust policies agree: GitHub's token
     for each job that assumes a role opens that role and no other."""
@@ -345,6 +346,7 @@ def test_terragrunt_is_pinned_and_checked_in_both_workflows() -> None:
     assert len({json.dumps(i, sort_keys=True) for i in installs}) == 1
 
 
+@pytest.mark.slow  # needs the bootstrap applied against moto
 def test_plan_summary_from_a_real_plan(
     bootstrap_run: bootstrap.BootstrapRun, tmp_path: Path
 ) -> None:

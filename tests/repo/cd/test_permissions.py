@@ -27,6 +27,9 @@ from tests.repo.cd import bootstrap, iam
 from tests.repo.cd.iam import Request
 from tests.repo.infra import harness
 
+# Reads back the bootstrap's apply against moto: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 ROOT = harness.ROOT
 ENVIRONMENTS = harness.ENVIRONMENTS
 ACCOUNT = bootstrap.ACCOUNT

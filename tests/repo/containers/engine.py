@@ -25,7 +25,8 @@ from typing import Any
 from tests.helpers.processes import free_port, wait_until
 from tests.helpers.services import ROOT, missing, require_tool
 
-HERE = Path(__file__).resolve().parent
+# The scripts `make containers-engine` and `make images` use too.
+SCRIPTS = ROOT / "scripts" / "containers"
 LOGS = ROOT / "build" / "containers"
 CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
 # One image tag per checkout: reruns replace it instead of piling up images,
@@ -75,10 +76,10 @@ def mysql_ca_for_tests() -> str:
 
 
 def docker_client() -> str:
-    """A client that builds with BuildKit (tests/repo/containers/docker-client.sh)."""
+    """A client that builds with BuildKit (scripts/containers/docker-client.sh)."""
     require_tool("docker")
     found = subprocess.run(
-        [str(HERE / "docker-client.sh")], capture_output=True, text=True, check=False
+        [str(SCRIPTS / "docker-client.sh")], capture_output=True, text=True, check=False
     )
     if found.returncode != 0:
         missing(found.stderr.strip())

@@ -23,6 +23,9 @@ from tests.repo.containers.api import post_counts, stats, stored_rows, wait_drai
 from tests.repo.containers.engine import Docker, mysql_ca_for_tests
 from tests.repo.containers.lib import APP_USER, DOCKERFILES, parse_dockerfile
 
+# Builds and runs both images on a real Docker engine: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 # As compose.yaml runs the app services (and ECS: readonlyRootFilesystem).
 HARDENED = (
     *("--read-only", "--tmpfs", "/tmp"),

@@ -22,6 +22,9 @@ from tests.repo.containers.api import post_counts, stats, wait_drained
 from tests.repo.containers.engine import SERVICE_LABEL, Stack
 from tests.repo.containers.lib import environment, services
 
+# The whole compose stack on a real Docker engine: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 LONG_RUNNING = ("mysql", "redis", "producer", "consumer", "frontend")
 
 

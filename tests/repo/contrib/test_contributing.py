@@ -44,14 +44,32 @@ def test_make_help_lists_every_target_with_one_line() -> None:
     listed = subprocess.run(
         ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
+    # Unindented lines are section headings, indented ones "target  description".
+    headings = [line for line in listed if line and not line[0].isspace()]
+    sections = ["Develop", "Frontend", "Containers", "Infrastructure", "Deploy", "Setup"]
+    # No "Other": every target is in a HELP_<section> list (Makefile, mk/*.mk).
+    assert headings == sections
+    daily = [line.split()[0] for line in listed[listed.index("Develop") + 1 :][:5]]
+    assert daily == ["run", "test-fast", "test", "lint", "format"]
     described = {}
     for line in listed:
+        if not line.startswith(" "):
+            continue
         target, _, description = line.strip().partition(" ")
         assert target not in described, f"{target} listed twice"
         assert description.strip(), f"{target} has no description"
         described[target] = description
     assert phony, "no .PHONY targets found"
     assert phony <= set(described), f"not in make help: {sorted(phony - set(described))}"
+
+
+def test_make_run_installs_countq_without_the_test_and_lint_tools() -> None:
+    # -n prints what would run, -B as on a fresh clone (no .venv, no stamps).
+    plan = subprocess.run(
+        ["make", "-nB", "run"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "pip install -q -e .\n" in plan
+    assert not re.search(r"-e '?\.\[", plan), "make run installs an extra:\n" + plan
 
 
 def test_every_make_target_in_the_guide_exists() -> None:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.helpers.services import require_tool
@@ -101,6 +102,9 @@ def test_frontend_hooks_match_its_npm_scripts() -> None:
     assert hooked == checks
 
 
+# Every linter over a copy of the whole tree (make lint already runs them
+# on it): minutes under load.
+@pytest.mark.slow
 def test_all_hooks_pass_on_the_tree(tmp_path: Path) -> None:
     require_tool("terraform")
     require_tool("npm")

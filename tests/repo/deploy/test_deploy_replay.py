@@ -38,6 +38,9 @@ from tests.repo.deploy.replay import (
 )
 from tests.repo.infra.harness import environment_inputs
 
+# deploy.sh and destroy.sh replayed against moto: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 # What the deploy must have created (so that "none left" cannot pass vacuously).
 CREATED = (
     "vpcs",

@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from tests.repo.infra.harness import (
     EXERCISED_INPUTS,
     REGION,
@@ -15,6 +17,9 @@ from tests.repo.infra.harness import (
     EnvironmentRun,
     environment_inputs,
 )
+
+# Terraform apply, re-plan and destroy per environment against moto: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
 
 # What the ADOT collector sidecar sends the traces with (tracing on).
 XRAY_WRITES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}

@@ -25,6 +25,9 @@ import pytest
 from tests.repo.infra import harness
 from tests.repo.infra.harness import EnvironmentRun
 
+# Terraform plans and an apply against moto: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
 # One environment with the WAF on and one with it off; prod is also the HA shape.
 PLANNED = ("dev", "prod")
 # Off everywhere by default: prod's plan is made with it on, as for a

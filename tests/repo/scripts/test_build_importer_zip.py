@@ -13,9 +13,14 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.database import root_connection
 from tests.helpers.services import ROOT, mysql_url
 from tests.helpers.tls_mariadb import make_ca
+
+# Downloads and builds the Lambda zip from PyPI, ~50 s under load: make test-fast leaves it out.
+pytestmark = pytest.mark.slow
 
 # Run by an interpreter that sees only the unpacked zip (-S: no site-packages,
 # -I: no PYTHONPATH or user site), as the Lambda runtime sees /var/task (plus

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../../.." && pwd)"
+root="$(cd "$here/../../.." && pwd)"
 docker="${DOCKER:-$("$here/../docker-client.sh")}"
 cache="${CACHE:-$root/.cache/containers/standins}"
 base="countq-standin/debian:bookworm"
@@ -150,7 +150,7 @@ mkdir -p "$cache"
 builds=()
 for entry in "${todo[@]}"; do
   IFS="=" read -r name tag hash <<<"$entry"
-  echo "build.sh: stand-in $tag from tests/repo/containers/standins/$name"
+  echo "build.sh: stand-in $tag from scripts/containers/standins/$name"
   build_standin "$name" "$tag" "$hash" >"$cache/$name.log" 2>&1 &
   builds+=("$!=$name=$tag")
 done

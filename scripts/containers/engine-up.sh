@@ -9,7 +9,7 @@
 # Usage: engine-up.sh   (DOCKERD_LOG=<file> to put dockerd's log elsewhere)
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/../../.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 log="${DOCKERD_LOG:-$root/.cache/containers/dockerd.log}"
 sudo=""
 [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
