@@ -2,6 +2,7 @@
 # services -> adapters -> foundations, imports only going down; the importer
 # never imports the queue, the API or the worker.
 LINT_TARGETS += lint-imports
+HELP_Develop += lint-imports
 
 .PHONY: lint-imports
 
