@@ -1,4 +1,4 @@
-"""docs/runbook.md: every alarm has an entry, and every command it names exists.
+"""docs/operations/runbook.md: every alarm has an entry, and every command it names exists.
 
 `countq` commands are parsed by the real CLI (and the read-only ones run on
 the real Redis and MariaDB); `aws` commands are checked against the AWS CLI's
@@ -24,7 +24,7 @@ from countq.config import Settings
 from tests.helpers.processes import settings_env
 from tests.helpers.services import REDIS_URL, ROOT, require_tool
 
-RUNBOOK = ROOT / "docs" / "runbook.md"
+RUNBOOK = ROOT / "docs" / "operations" / "runbook.md"
 MONITORING = ROOT / "terraform" / "modules" / "monitoring" / "main.tf"
 # What `${each.key}` takes in the monitoring module's for_each alarms.
 EACH_KEY = {
