@@ -21,6 +21,7 @@ import typing
 from pathlib import Path
 
 import annotated_types
+from docs_generated import replace_block, write_or_check
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -106,36 +107,20 @@ def table(settings: type[Settings] = Settings) -> str:
 
 
 def render(page: str, settings: type[Settings] = Settings) -> str:
-    try:
-        head, rest = page.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-    except ValueError:
-        raise SystemExit(f"{PAGE}: the markers {BEGIN!r} and {END!r} are missing") from None
-    return f"{head}{BEGIN}\n\n{table(settings)}\n\n{END}{tail}"
+    return replace_block(PAGE, page, BEGIN, END, table(settings))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when the page is stale")
     args = parser.parse_args(argv)
-    current = PAGE.read_text(encoding="utf-8")
     try:
-        wanted = render(current)
+        wanted = render(PAGE.read_text(encoding="utf-8"))
     except Undescribed as exc:
         print(f"docs_config: {exc}", file=sys.stderr)
         return 1
-    if args.check:
-        if wanted != current:
-            print(
-                f"docs_config: {PAGE.name} is not what Settings says: run `{REGENERATE}`",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if wanted != current:
-        PAGE.write_text(wanted, encoding="utf-8")
-        print(f"docs_config: wrote {PAGE}")
-    return 0
+    stale = f"docs_config: {PAGE.name} is not what Settings says: run `{REGENERATE}`"
+    return write_or_check(PAGE, wanted, args.check, stale)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from docs_generated import replace_block, write_or_check
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 PAGE = ROOT / "docs" / "performance" / "results.md"
@@ -224,12 +226,7 @@ def section(results: dict[str, Any]) -> str:
 
 
 def render(page: str, results: dict[str, Any]) -> str:
-    try:
-        head, rest = page.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-    except ValueError:
-        raise SystemExit(f"{PAGE}: the markers {BEGIN!r} and {END!r} are missing") from None
-    return f"{head}{BEGIN}\n\n{section(results)}\n\n{END}{tail}"
+    return replace_block(PAGE, page, BEGIN, END, section(results))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,20 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when the page is stale")
     parser.add_argument("--results", type=Path, default=RESULTS, help="bench/run_all.py's JSON")
     args = parser.parse_args(argv)
-    current = PAGE.read_text(encoding="utf-8")
-    wanted = render(current, json.loads(args.results.read_text(encoding="utf-8")))
-    if args.check:
-        if wanted != current:
-            print(
-                f"docs_results: {PAGE.name} does not match {args.results.name}: run `{REGENERATE}`",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if wanted != current:
-        PAGE.write_text(wanted, encoding="utf-8")
-        print(f"docs_results: wrote {PAGE}")
-    return 0
+    results = json.loads(args.results.read_text(encoding="utf-8"))
+    wanted = render(PAGE.read_text(encoding="utf-8"), results)
+    stale = f"docs_results: {PAGE.name} does not match {args.results.name}: run `{REGENERATE}`"
+    return write_or_check(PAGE, wanted, args.check, stale)
 
 
 if __name__ == "__main__":
