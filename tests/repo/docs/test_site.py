@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,23 @@ def test_the_pages_dead_letter_link_names_a_page_of_the_site() -> None:
     source = ROOT / "docs" / (path.rstrip("/") + ".md")
     assert source.is_file(), source
     assert "countq dead-letters" in source.read_text()
+
+
+def test_make_lints_the_site_with_a_build_that_fails_on_a_broken_link(copy: Path) -> None:
+    """The recipe `make lint` runs (docs-build), as make prints it, run on a copy
+    with a broken link: it must fail. (`--quiet` once hid the warnings strict
+    mode counts, and the same build passed.)"""
+    lint = subprocess.run(
+        ["make", "-n", "lint"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
+    (line,) = [line for line in lint.splitlines() if "mkdocs build" in line]
+    env_words, command = [], shlex.split(line)
+    while "=" in command[0]:
+        env_words.append(command.pop(0))
+    command[0] = str(ROOT / command[0])  # .venv/bin/mkdocs, from the copy
+    page = copy / "docs" / "api.md"
+    page.write_text(page.read_text() + "\n[the settings](configuraton.md)\n")
+    env = {**os.environ, **dict(word.split("=", 1) for word in env_words)}
+    result = subprocess.run(command, cwd=copy, capture_output=True, text=True, env=env)
+    assert result.returncode != 0
+    assert "configuraton.md" in result.stdout + result.stderr
