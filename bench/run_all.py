@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -41,13 +42,14 @@ def machine_load() -> dict[str, Any]:
     return {"uptime": uptime.strip(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 
-def server_version(argv: list[str]) -> str:
+def server_version(argv: list[str], pattern: str, name: str) -> str:
+    """`MariaDB 10.11.19`, `Redis 7.0.15`: what the figures were measured against."""
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
     except OSError:
-        return "unknown"
-    text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if text else "unknown"
+        return f"{name} (version unknown)"
+    match = re.search(pattern, out.stdout + out.stderr)
+    return f"{name} {match[1]}" if match else f"{name} (version unknown)"
 
 
 def machine() -> dict[str, Any]:
@@ -55,15 +57,19 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "kernel": platform.release(),
-        "mariadb": server_version(["mariadb", "--version"]),
-        "redis": server_version(["redis-server", "--version"]),
+        "mariadb": server_version(["mariadb", "--version"], r"Distrib ([\d.]+)-MariaDB", "MariaDB"),
+        "redis": server_version(["redis-server", "--version"], r"v=([\d.]+)", "Redis"),
     }
+
+
+def python() -> str:
+    """This interpreter as a person would type it from the repository root."""
+    return os.path.relpath(sys.executable, ROOT) if sys.prefix != sys.base_prefix else "python3"
 
 
 def command(name: str, runs: int) -> str:
     """The command that reproduces one benchmark's figures, from the repository root."""
-    python = os.path.relpath(sys.executable, ROOT) if sys.prefix != sys.base_prefix else "python3"
-    return shlex.join([python, f"bench/{name}.py", "--runs", str(runs)])
+    return shlex.join([python(), f"bench/{name}.py", "--runs", str(runs)])
 
 
 def main() -> int:
@@ -74,10 +80,9 @@ def main() -> int:
     args = p.parse_args()
     started = time.monotonic()
     failed = []
+    repeat = shlex.join([python(), "bench/run_all.py", "--runs", str(args.runs), "--only", *args.only])
     results: dict[str, Any] = {
-        "command": "make bench"
-        if args.only == list(SCRIPTS)
-        else shlex.join(["bench/run_all.py", "--runs", str(args.runs), "--only", *args.only]),
+        "command": "make bench" if args.only == list(SCRIPTS) and args.runs == 3 else repeat,
         "started": now(),
         "machine": machine(),
         "load_before": machine_load(),
