@@ -80,7 +80,9 @@ def main() -> int:
     args = p.parse_args()
     started = time.monotonic()
     failed = []
-    repeat = shlex.join([python(), "bench/run_all.py", "--runs", str(args.runs), "--only", *args.only])
+    repeat = shlex.join(
+        [python(), "bench/run_all.py", "--runs", str(args.runs), "--only", *args.only]
+    )
     results: dict[str, Any] = {
         "command": "make bench" if args.only == list(SCRIPTS) and args.runs == 3 else repeat,
         "started": now(),
