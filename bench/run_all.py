@@ -113,12 +113,16 @@ def main() -> int:
             figures=next(iter(saved.values()), {}),
         )
         results["benchmarks"][name] = entry
-    results.update(
-        finished=now(), load_after=machine_load(), seconds=round(time.monotonic() - started)
-    )
+        # After every benchmark: a run cut short keeps what it finished, and says so.
+        results.update(
+            finished=now(),
+            load_after=entry["load_after"],
+            seconds=round(time.monotonic() - started),
+            complete=len(results["benchmarks"]) == len(args.only),
+        )
+        args.output.write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
     print(f"\n=== all figures (medians of {args.runs} runs) ===")
     print(json.dumps({k: v["figures"] for k, v in results["benchmarks"].items()}, indent=2))
-    args.output.write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
     print(f"\nmake bench took {results['seconds']} s; results in {args.output}", flush=True)
     print("render the docs page: scripts/docs_results.py (make docs-results)", flush=True)
     if failed:

@@ -211,6 +211,11 @@ def section(results: dict[str, Any]) -> str:
         f" {m['mariadb']}, {m['redis']}; `uptime` before: `{results['load_before']['uptime']}`,"
         f" after: `{results['load_after']['uptime']}`.",
     ]
+    if not results.get("complete", True):
+        out[0] += (
+            " **The run was cut short**: only the benchmarks below finished;"
+            " the others have no recorded figures."
+        )
     for name, entry in results["benchmarks"].items():
         title, render = RENDERERS.get(name, (name, generic))
         out += [

@@ -93,3 +93,10 @@ def test_an_unknown_benchmark_is_rendered_figure_by_figure() -> None:
     entry = results["benchmarks"]["post_cpu"]
     results["benchmarks"] = {"bench_new": {**entry, "figures": {"a": {"b": 1.5}}}}
     assert "| `a.b` | 1.50 |" in docs_results.section(results)
+
+
+def test_a_run_cut_short_says_so() -> None:
+    results = json.loads(SAMPLE.read_text())
+    assert "cut short" not in docs_results.section(results)
+    results["complete"] = False
+    assert "**The run was cut short**" in docs_results.section(results)
