@@ -2,40 +2,129 @@
 
 Each script also runs alone (`.venv/bin/python bench/bench_post.py --help`).
 A missed target is reported, not an error; a benchmark that fails is.
+
+The figures, each benchmark's command, its start and end (UTC) and the
+machine's load around it go to bench/results.json (--output), from which
+scripts/docs_results.py renders docs/performance/results.md: a figure is
+never quoted without the run that measured it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 SCRIPTS = ("post_cpu", "bench_post", "bench_drain", "bench_get", "bench_latency", "bench_tracing")
+RESULTS = BENCH / "results.json"
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def machine_load() -> dict[str, Any]:
+    """What `uptime` says, and the load averages as numbers: the machine may be
+    shared, and a figure means little without the load it was measured under."""
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout
+    return {"uptime": uptime.strip(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def server_version(argv: list[str], pattern: str, name: str) -> str:
+    """`MariaDB 10.11.19`, `Redis 7.0.15`: what the figures were measured against."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return f"{name} (version unknown)"
+    match = re.search(pattern, out.stdout + out.stderr)
+    return f"{name} {match[1]}" if match else f"{name} (version unknown)"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "mariadb": server_version(["mariadb", "--version"], r"Distrib ([\d.]+)-MariaDB", "MariaDB"),
+        "redis": server_version(["redis-server", "--version"], r"v=([\d.]+)", "Redis"),
+    }
+
+
+def python() -> str:
+    """This interpreter as a person would type it from the repository root."""
+    return os.path.relpath(sys.executable, ROOT) if sys.prefix != sys.base_prefix else "python3"
+
+
+def command(name: str, runs: int) -> str:
+    """The command that reproduces one benchmark's figures, from the repository root."""
+    return shlex.join([python(), f"bench/{name}.py", "--runs", str(runs)])
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
     p.add_argument("--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS))
+    p.add_argument("--output", type=Path, default=RESULTS, help="where the results go (JSON)")
     args = p.parse_args()
     started = time.monotonic()
     failed = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results = Path(tmp) / "results.json"
-        for name in args.only:
-            print(f"\n=== {name} ===", flush=True)
+    repeat = shlex.join(
+        [python(), "bench/run_all.py", "--runs", str(args.runs), "--only", *args.only]
+    )
+    results: dict[str, Any] = {
+        "command": "make bench" if args.only == list(SCRIPTS) and args.runs == 3 else repeat,
+        "started": now(),
+        "machine": machine(),
+        "load_before": machine_load(),
+        "runs": args.runs,
+        "benchmarks": {},
+    }
+    for name in args.only:
+        print(f"\n=== {name} ===", flush=True)
+        entry: dict[str, Any] = {
+            "command": command(name, args.runs),
+            "started": now(),
+            "load_before": machine_load(),
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            figures_file = Path(tmp) / "figures.json"
             argv = [sys.executable, str(BENCH / f"{name}.py"), "--runs", str(args.runs)]
-            if subprocess.run([*argv, "--json", str(results)], check=False).returncode:
-                failed.append(name)
-        figures = json.loads(results.read_text()) if results.exists() else {}
+            ok = subprocess.run([*argv, "--json", str(figures_file)], check=False).returncode == 0
+            saved = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+        if not ok:
+            failed.append(name)
+        # Each script saves its figures under one key of its own ("post", "drain", ...).
+        entry.update(
+            finished=now(),
+            load_after=machine_load(),
+            ok=ok,
+            figures=next(iter(saved.values()), {}),
+        )
+        results["benchmarks"][name] = entry
+        # After every benchmark: a run cut short keeps what it finished, and says so.
+        results.update(
+            finished=now(),
+            load_after=entry["load_after"],
+            seconds=round(time.monotonic() - started),
+            complete=len(results["benchmarks"]) == len(args.only),
+        )
+        args.output.write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
     print(f"\n=== all figures (medians of {args.runs} runs) ===")
-    print(json.dumps(figures, indent=2))
-    print(f"\nmake bench took {time.monotonic() - started:.0f} s", flush=True)
+    print(json.dumps({k: v["figures"] for k, v in results["benchmarks"].items()}, indent=2))
+    print(f"\nmake bench took {results['seconds']} s; results in {args.output}", flush=True)
+    print("render the docs page: scripts/docs_results.py (make docs-results)", flush=True)
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1

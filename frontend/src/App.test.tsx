@@ -116,13 +116,13 @@ describe("App", () => {
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
   });
 
-  it("links the dead-letter figure to the README section on countq dead-letters", async () => {
+  it("links the dead-letter figure to the docs site's page on countq dead-letters", async () => {
     const api = fakeApi();
-    const docs = "https://git.example.test/countq/README.md";
+    const docs = "https://docs.example.test/countq";
     render(<App client={api.client} refreshMs={60_000} now={() => NOW_MS} docsUrl={docs} />);
     await waitFor(() => expect(figure("Dead letters")).toHaveTextContent("3"));
     const link = screen.getByRole("link", { name: "inspect and replay: countq dead-letters" });
-    expect(link).toHaveAttribute("href", `${docs}#dead-letters-countq-dead-letters`);
+    expect(link).toHaveAttribute("href", `${docs}/operations/dead-letters/`);
   });
 
   it("names the command without a link when no docsUrl is configured", async () => {

@@ -16,7 +16,7 @@ export interface AppProps {
   refreshMs: number;
   configWarning?: string | undefined;
   now?: () => number;
-  /** The README's address; the dead-letter figure links to its section (config.json). */
+  /** The documentation site's root; the dead-letter figure links to its dead-letters page (config.json). */
   docsUrl?: string;
 }
 

@@ -19,14 +19,14 @@ describe("loadConfig", () => {
     const body = JSON.stringify({
       apiBaseUrl: "https://api.example.test",
       refreshSeconds: 10,
-      docsUrl: "https://git.example.test/countq/README.md",
+      docsUrl: "https://docs.example.test/countq/",
     });
     const fetch = vi.fn().mockResolvedValue(new Response(body, { status: 200 }));
     expect(await loadConfig(fetch)).toEqual({
       config: {
         apiBaseUrl: "https://api.example.test",
         refreshSeconds: 10,
-        docsUrl: "https://git.example.test/countq/README.md",
+        docsUrl: "https://docs.example.test/countq/",
       },
     });
   });

@@ -5,8 +5,8 @@ import { errorText } from "./errors";
 export interface AppConfig {
   apiBaseUrl: string;
   refreshSeconds: number;
-  /** Where this deployment's README is read (e.g. the repository's README.md page);
-   * the dead-letter figure links to its "Dead letters" section. Empty: no link. */
+  /** The root of the documentation site (mkdocs.yml, e.g. https://<owner>.github.io/<repo>/);
+   * the dead-letter figure links to its operations/dead-letters/ page. Empty: no link. */
   docsUrl: string;
 }
 

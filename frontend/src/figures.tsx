@@ -18,15 +18,15 @@ export function storeFigures(summary: CountSummary | null): StatItem[] {
   ];
 }
 
-/** The README section on `countq dead-letters` (GitHub's anchor for its heading). */
-export const DEAD_LETTERS_SECTION = "#dead-letters-countq-dead-letters";
+/** The documentation site's page on `countq dead-letters` (docs/operations/dead-letters.md, as mkdocs publishes it). */
+export const DEAD_LETTERS_PAGE = "operations/dead-letters/";
 
-/** What to run about dead letters: a link to the README section when the page knows where the README is. */
+/** What to run about dead letters: a link to the docs page when the page knows where the docs site is. */
 function deadLettersHelp(docsUrl: string) {
   const command = <code>countq dead-letters</code>;
   if (!docsUrl) return <>inspect and replay: {command}</>;
   return (
-    <a href={`${docsUrl}${DEAD_LETTERS_SECTION}`} target="_blank" rel="noreferrer">
+    <a href={`${docsUrl.replace(/\/*$/, "/")}${DEAD_LETTERS_PAGE}`} target="_blank" rel="noreferrer">
       inspect and replay: {command}
     </a>
   );

@@ -59,8 +59,9 @@ class Message:
 
 def _uuid_bytes(text: str) -> bytes:
     """`uuid.UUID(text).bytes`, with a fast path for the canonical 8-4-4-4-12
-    form every producer writes: 0.4 µs against uuid.UUID's 1 to 1.6, of the
-    consumer's 7 µs of CPU per message (bench/bench_drain.py)."""
+    form every producer writes: a few times cheaper than uuid.UUID, which was
+    a visible share of the consumer's CPU per message (bench/bench_drain.py
+    reports that CPU per message; docs/performance/results.md)."""
     if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
         try:
             raw = bytes.fromhex(text.replace("-", ""))

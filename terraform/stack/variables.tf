@@ -131,13 +131,13 @@ variable "producer_cpu_target" {
 }
 
 variable "producer_requests_per_task_target" {
-  description = "Requests per producer task per minute at the ALB (ALBRequestCountPerTarget) the producer autoscaling keeps, beside the CPU target. README \"Scaling\" derives the default for a 256-unit task; scale it with the task's CPU."
+  description = "Requests per producer task per minute at the ALB (ALBRequestCountPerTarget) the producer autoscaling keeps, beside the CPU target. docs/deploying/scaling.md derives the default for a 256-unit task; scale it with the task's CPU."
   type        = number
   default     = 40000
 }
 
 variable "consumer_backlog_per_task_target" {
-  description = "Queued messages per running consumer task (Backlog / RunningTaskCount) the consumer autoscaling keeps. README \"Scaling\" derives the default from the drain rate of a 256-unit task; scale it with the task's CPU."
+  description = "Queued messages per running consumer task (Backlog / RunningTaskCount) the consumer autoscaling keeps. docs/deploying/scaling.md derives the default from the drain rate of a 256-unit task; scale it with the task's CPU."
   type        = number
   default     = 150000
 }

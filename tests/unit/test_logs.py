@@ -99,3 +99,28 @@ def test_ids_and_exceptions_become_json_fields() -> None:
     assert fields["entry_id"] == "1-0"
     assert fields["message_id"] == "0190a0b2-0000-7000-8000-000000000000"
     assert "ValueError: boom" in fields["exc_info"]
+
+
+def test_the_importer_logs_json_lines_under_lambda(tmp_path: Path) -> None:
+    """The Lambda runtime installs its own plain handler before the function runs;
+    the importer replaces it with the services' configuration, from Settings."""
+    code = (
+        "import logging; logging.basicConfig(format='[%(levelname)s] %(message)s');"
+        " from countq.importer.handler import handler;"
+        " handler({'action': 'no-such-action'}, None)"
+    )
+    env = run_env(tmp_path, LOG_FORMAT="json", AWS_LAMBDA_FUNCTION_NAME="countq-test-importer")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    (done,) = [r for r in records if r["message"].startswith("result ")]
+    assert done["level"] == "INFO"
+    assert done["logger"] == "countq.importer"
+    assert json.loads(done["message"].removeprefix("result "))["ok"] is False

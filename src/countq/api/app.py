@@ -38,9 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # What exists now lives as long as the process: keep it out of the
         # collector's full passes. Requests in flight at a collection reach
         # the oldest generation, so under load full passes came dozens of
-        # times a second and each walked the whole app (30-160 ms, the POST
-        # p99's tail); frozen, they take 1-5 ms (gc.callbacks, timed under
-        # bench/bench_post.py's load).
+        # times a second and each walked the whole app: that was the POST
+        # p99's tail, which bench/bench_post.py measures (frozen, the passes
+        # are an order of magnitude shorter, timed with gc.callbacks under
+        # its load).
         gc.collect()  # garbage frozen now would never be freed
         gc.freeze()
         yield
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Producer API: queue counts onto Redis, read what MySQL stored",
         lifespan=lifespan,
         # FastAPI's OpenTelemetry hooks look for a configured provider on every
-        # request (about 6 µs of CPU each, bench/post_cpu.py); countq exports
+        # request (measurable in bench/post_cpu.py's CPU per POST); countq exports
         # Prometheus and CloudWatch figures, not OpenTelemetry.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )

@@ -32,8 +32,9 @@ X509_IP_ADDRESS_MISMATCH = 64
 def mysql_tls(settings: Settings) -> dict[str, Any]:
     """PyMySQL's TLS arguments, said explicitly, for the services and the importer alike.
 
-    A default PyMySQL connection builds a TLS context per connect (~20 ms of
-    CPU) and only "prefers" TLS. Passing a context makes TLS required. With
+    A default PyMySQL connection builds a TLS context per connect (loading the
+    system's CA store: many times the CPU of the connect itself) and only
+    "prefers" TLS. Passing a context makes TLS required. With
     MYSQL_TLS_CA (set in AWS: the RDS CA bundle the image carries) the server
     must show a certificate that chains to that CA and names MYSQL_HOST.
     """

@@ -100,8 +100,9 @@ def _mysql_insert_sql(batch: Sequence[Message], now_ms: int) -> str:
     """One multi-row INSERT with literal values.
 
     Every value is an int or 16 bytes that parse_entry validated, so literals
-    are safe here, and they skip PyMySQL's per-value escaping: about 40% less
-    consumer CPU per message than executemany (bench/bench_drain.py).
+    are safe here, and they skip PyMySQL's per-value escaping, which made up a
+    large share of the consumer's CPU per message with executemany
+    (bench/bench_drain.py reports that CPU; docs/performance/results.md).
     """
     values = ",".join(
         f"(X'{m.message_id.hex()}',{int(m.count)},{int(m.enqueued_ms)},{now_ms})" for m in batch

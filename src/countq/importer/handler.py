@@ -5,15 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import os
-import sys
 import time
 from typing import Any
 
+from countq import logs
 from countq.config import Settings
 from countq.importer.run import run, unlimited
 
 log = logging.getLogger("countq.importer")
+_configured = False
+
+
+def configure_logging() -> None:
+    """The services' logging (countq.logs) from the same Settings, once per
+    Lambda execution environment: LOG_FORMAT=json (set by Terraform) gives the
+    same JSON lines in CloudWatch as the tasks'. It replaces the Lambda runtime's
+    own handler; stderr reaches the function's log group as well. `countq
+    importer` is configured by `countq` itself, and a caller that is neither (a
+    test) keeps its own handlers."""
+    global _configured
+    if _configured or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    settings = Settings()
+    logging.config.dictConfig(logs.config(settings.log_format, settings.log_level))
+    _configured = True
+
 
 HORIZON_METRIC = "PartitionHorizonDays"
 
@@ -32,9 +50,7 @@ class MaintenanceFailed(RuntimeError):
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig()
-    logging.getLogger().setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging()
     time_left = getattr(context, "get_remaining_time_in_millis", unlimited)
     result = run(event if isinstance(event, dict) else {}, time_left).as_json()
     # One line per invocation that CloudWatch Logs Insights can parse.
@@ -89,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--bucket", required=True)
     imp.add_argument("--key", required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), stream=sys.stderr)
     event = {"action": args.action}
     if args.action == "import":
         event.update(bucket=args.bucket, key=args.key)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -142,7 +141,7 @@ def run(event: dict[str, Any], time_left: TimeLeft = unlimited) -> Result:
 
 
 def provision(settings: Settings, action: str = "provision") -> Provisioned:
-    app_arn = os.environ.get("APP_DB_SECRET_ARN")
+    app_arn = settings.app_db_secret_arn
     if not app_arn:
         raise RuntimeError("APP_DB_SECRET_ARN is not set")
     with admin.exclusive(settings, LOCK_TIMEOUT_S):

@@ -87,8 +87,8 @@ class ElastiCacheIAM(CredentialProvider):
         return self.user, self.token()
 
     async def get_credentials_async(self) -> tuple[str, str]:
-        # Signing is ~0.1 ms of CPU, and botocore's rare credential refresh a
-        # local HTTP call: not worth a thread per connection.
+        # Signing is a few local HMACs, and botocore's rare credential refresh
+        # a local HTTP call: not worth a thread per connection.
         return self.get_credentials()
 
 

@@ -21,7 +21,7 @@ inputs = {
   producer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
   consumer                  = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6 }
 
-  # Twice the defaults, which are derived for 256-unit tasks (README "Scaling").
+  # Twice the defaults, which are derived for 256-unit tasks (docs/deploying/scaling.md).
   producer_requests_per_task_target = 80000
   consumer_backlog_per_task_target  = 300000
 
@@ -35,7 +35,7 @@ inputs = {
   waf_post_count_limit = 300
 
   # Bump and run scripts/deploy.sh to rotate the app's MySQL password
-  # (docs/runbook.md, "Rotate the MySQL app password").
+  # (docs/operations/runbook.md, "Rotate the MySQL app password").
   mysql_app_password_version = 1
 
   # Interface endpoints for the AWS APIs the services call, in every AZ

@@ -25,7 +25,7 @@ inputs = {
   waf_enabled = false
 
   # Bump and run scripts/deploy.sh to rotate the app's MySQL password
-  # (docs/runbook.md, "Rotate the MySQL app password").
+  # (docs/operations/runbook.md, "Rotate the MySQL app password").
   mysql_app_password_version = 1
 
   # AWS APIs through the NAT gateway; prod has interface endpoints instead

@@ -189,6 +189,7 @@ resource "aws_lambda_function" "this" {
         MYSQL_TLS_CA      = var.mysql_tls_ca
         DB_SECRET_ARN     = var.master_secret_arn
         APP_DB_SECRET_ARN = var.app_secret_arn
+        LOG_FORMAT        = "json" # the services' JSON lines (countq.logs), for Logs Insights
         # The partition horizon metric maintain prints (embedded metric format).
         METRICS_NAMESPACE   = var.metrics_namespace
         METRICS_ENVIRONMENT = var.metrics_dimensions.Environment

@@ -2,7 +2,7 @@
 in with the token its credential provider signs. On the real Redis, an ACL
 user's password is the token this test computes with its own SigV4 code
 (tests/helpers/elasticache_iam.py), so a login proves the two agree. Whether
-ElastiCache accepts such a token only AWS can show (README, "Redis login")."""
+ElastiCache accepts such a token only AWS can show (docs/deploying/redis-iam.md)."""
 
 from __future__ import annotations
 

@@ -150,7 +150,7 @@ def test_images_add_only_the_application_to_their_base(
     docker: Docker, app_image: str, frontend_image: str
 ) -> None:
     """One layer of installed wheels on python; nginx.conf and the page on nginx.
-    Sizes (README "The images"): printed with -s."""
+    Sizes (docs/containers.md, "The images"): printed with -s."""
     app_base, frontend_base = (parse_dockerfile(p)[-1].base for p in DOCKERFILES)
     assert len(added_layers(docker, app_image, app_base)) == 1, "wheels come by bind mount"
     assert len(added_layers(docker, frontend_image, frontend_base)) == 2

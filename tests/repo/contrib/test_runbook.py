@@ -1,4 +1,4 @@
-"""docs/runbook.md: every alarm has an entry, and every command it names exists.
+"""docs/operations/runbook.md: every alarm has an entry, and every command it names exists.
 
 `countq` commands are parsed by the real CLI (and the read-only ones run on
 the real Redis and MariaDB); `aws` commands are checked against the AWS CLI's
@@ -13,20 +13,18 @@ import re
 import shlex
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
-from awscli.clidriver import ServiceCommand, create_clidriver
 
 from countq import cli, deadletters
 from countq.config import Settings
+from tests.helpers.doc_commands import Command, check_aws
 from tests.helpers.processes import settings_env
 from tests.helpers.services import REDIS_URL, ROOT, require_tool
 
-RUNBOOK = ROOT / "docs" / "runbook.md"
+RUNBOOK = ROOT / "docs" / "operations" / "runbook.md"
 MONITORING = ROOT / "terraform" / "modules" / "monitoring" / "main.tf"
 IMPORTER = ROOT / "terraform" / "modules" / "importer"
 BOOTSTRAP_README = ROOT / "terraform" / "bootstrap" / "README.md"
@@ -188,34 +186,11 @@ def test_read_only_countq_commands_run(settings: Settings) -> None:
     assert ran
 
 
-@cache
-def aws_driver() -> Any:
-    return create_clidriver()
-
-
 def test_aws_commands_and_their_options_exist() -> None:
-    driver = aws_driver()
-    global_options = set(driver._get_argument_table())
     found = by_tool("aws")
     assert found
     for argv in found:
-        table = driver._get_command_table()
-        command: Any = None
-        # aws <service> <operation> (or wait <waiter>): walk down to the leaf.
-        for word in (a for a in argv[1:] if not a.startswith("-")):
-            assert word in table, f"{argv}: no command {word}"
-            command = table[word]
-            sub = getattr(command, "subcommand_table", None)
-            if not sub and isinstance(command, ServiceCommand):
-                sub = command._get_command_table()
-            if not sub:
-                break
-            table = sub
-        assert command is not None and not isinstance(command, ServiceCommand), argv
-        options = set(command.arg_table) | global_options
-        for arg in argv[2:]:
-            if arg.startswith("--"):
-                assert arg[2:] in options, f"{argv}: no option {arg}"
+        check_aws(Command(tuple(argv), "docs/operations/runbook.md", inline=False))
 
 
 def test_deploy_script_flags_exist() -> None:

@@ -80,8 +80,9 @@ def test_every_job_has_a_timeout_and_least_privilege(path: Path) -> None:
         perms = job.get("permissions")
         assert isinstance(perms, dict), f"job {name} must list its permissions"
         writes = {k for k, v in perms.items() if v == "write"}
-        # id-token: write only in a job that assumes an AWS role (OIDC), and
-        # pull-requests: write only in plan.yml's comment job.
+        # id-token: write only in a job that assumes an AWS role (OIDC) or
+        # publishes the docs, pull-requests: write only in plan.yml's comment
+        # job, pages: write only in docs.yml's publish job.
         assumes_role = any(
             s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
             for s in job.get("steps", [])
@@ -89,6 +90,9 @@ def test_every_job_has_a_timeout_and_least_privilege(path: Path) -> None:
         allowed = {"id-token"} if assumes_role else set()
         if (path.name, name) == ("plan.yml", "comment"):
             allowed.add("pull-requests")
+        # GitHub Pages' deployment: its API, and the OIDC token deploy-pages presents.
+        if (path.name, name) == ("docs.yml", "publish"):
+            allowed |= {"pages", "id-token"}
         assert writes <= allowed, f"job {name} asks for write access: {sorted(writes - allowed)}"
 
 

@@ -269,7 +269,7 @@ class Run:
         self.observe_frontend()
 
         if self.env in NEXT_COMMIT:
-            # As docs/runbook.md says to rotate the app's MySQL password.
+            # As docs/operations/runbook.md says to rotate the app's MySQL password.
             inputs = self.repo / "terraform" / "infrastructure" / self.env / "terragrunt.hcl"
             text = inputs.read_text()
             assert "mysql_app_password_version = 1\n" in text

@@ -64,7 +64,7 @@ ENDPOINT_SERVICES = (
     "wafv2",
 )
 
-# What moto cannot emulate (see the README, "Testing against moto").
+# What moto cannot emulate (see docs/development/moto.md).
 TEST_ONLY_INPUTS = {"create_redis_cache": False}
 
 # Switches that are off in every environment, turned on in one applied run so

@@ -7,7 +7,7 @@ the test-only overrides (moto has no CloudFront VPC origins, so the applied
 runs leave those out): it shows exactly what would be created in AWS. And the
 state of the environments applied on moto (the session's `env_run`): it shows
 what the provider really created, where the plan only knows "after apply".
-What only AWS can prove is listed in the README ("Testing against moto").
+What only AWS can prove is listed in docs/development/moto.md.
 """
 
 from __future__ import annotations
@@ -510,7 +510,7 @@ def test_producer_scales_on_cpu_and_requests_per_target(plan: Plan) -> None:
 
 
 def test_scaling_targets_grow_with_the_task_size() -> None:
-    """The defaults are derived for 256-unit tasks (README "Scaling"); an
+    """The defaults are derived for 256-unit tasks (docs/deploying/scaling.md); an
     environment with bigger tasks scales its targets by the same factor."""
     with (harness.TERRAFORM_DIR / "stack" / "variables.tf").open() as f:
         variables = {

@@ -23,8 +23,9 @@ class PlainRoute(APIRoute):
     endpoint takes the Request and returns the Response itself.
 
     FastAPI's own handler (dependency solving, two exit stacks, a response
-    model) costs about 40 µs of CPU per request, more than half of what
-    POST /count costs through the app (bench/post_cpu.py). Errors still go
+    model) cost more CPU per request than the rest of POST /count together:
+    bench/post_cpu.py measures the CPU per POST inside the app against a bare
+    FastAPI POST (docs/performance/results.md). Errors still go
     through the app's exception handlers, so every answer stays the same.
     """
 

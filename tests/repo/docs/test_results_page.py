@@ -1,0 +1,102 @@
+"""docs/performance/results.md's figures are rendered from bench/results.json
+(what `make bench` writes): each with the command that reproduces it, when it
+ran and the machine's load, and `--check` fails when page and JSON disagree."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.services import ROOT
+
+SCRIPT = ROOT / "scripts" / "docs_results.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import docs_results  # noqa: E402
+
+SAMPLE = Path(__file__).with_name("sample_results.json")
+X, DASH = docs_results.X, docs_results.DASH
+
+
+def recorded() -> dict:  # type: ignore[type-arg]
+    return json.loads(docs_results.RESULTS.read_text())
+
+
+def test_the_page_matches_the_recorded_run() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_recorded_benchmark_says_how_when_and_under_what_load() -> None:
+    results = recorded()
+    assert results["benchmarks"], "bench/results.json holds no benchmark"
+    assert "load average" in results["load_before"]["uptime"]
+    page = docs_results.PAGE.read_text()
+    for name, entry in results["benchmarks"].items():
+        assert entry["figures"], f"{name} recorded no figures"
+        assert len(entry["load_before"]["loadavg"]) == 3
+        assert f"`{entry['command']}`: {docs_results.when(entry)}" in page
+        assert docs_results.load(entry) in page
+
+
+def test_every_recorded_command_runs() -> None:
+    """The command beside a figure is one that parses: its script and flags exist."""
+    for entry in recorded()["benchmarks"].values():
+        argv = shlex.split(entry["command"])
+        assert (ROOT / argv[0]).exists() or argv[0] == "python3", argv
+        script = ROOT / argv[1]
+        result = subprocess.run(
+            [sys.executable, str(script), *argv[2:], "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_a_figure_changed_in_the_json_makes_the_page_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = tmp_path / "results.md"
+    page.write_text(docs_results.PAGE.read_text())
+    monkeypatch.setattr(docs_results, "PAGE", page)
+    assert docs_results.main(["--results", str(SAMPLE)]) == 0
+    row = f"| CPU per POST inside the app, no HTTP server | 38.9 µs | 33.9 µs | 1.15{X} |"
+    assert row in page.read_text()
+    assert docs_results.main(["--check", "--results", str(SAMPLE)]) == 0
+    changed = json.loads(SAMPLE.read_text())
+    changed["benchmarks"]["post_cpu"]["figures"]["countq_us"] = 99.0
+    other = tmp_path / "changed.json"
+    other.write_text(json.dumps(changed))
+    assert docs_results.main(["--check", "--results", str(other)]) == 1
+
+
+def test_targets_come_from_the_bench_scripts() -> None:
+    rendered = docs_results.section(json.loads(SAMPLE.read_text()))
+    assert f"Target: ≥ 0.7{X} the ceiling's req/s and p99 ≤ 25 ms" in rendered
+    assert f"Target: ≥ {docs_results.num(docs_results.target('bench_drain', 'TARGET'))}" in (
+        rendered
+    )
+    when = f"2026-12-07 16:01{DASH}16:02 UTC, load average (1, 5, 15 min) 1, 2, 3 before"
+    assert when in rendered
+
+
+def test_an_unknown_benchmark_is_rendered_figure_by_figure() -> None:
+    results = json.loads(SAMPLE.read_text())
+    entry = results["benchmarks"]["post_cpu"]
+    results["benchmarks"] = {"bench_new": {**entry, "figures": {"a": {"b": 1.5}}}}
+    assert "| `a.b` | 1.50 |" in docs_results.section(results)
+
+
+def test_a_run_cut_short_says_so() -> None:
+    results = json.loads(SAMPLE.read_text())
+    assert "cut short" not in docs_results.section(results)
+    results["complete"] = False
+    assert "**The run was cut short**" in docs_results.section(results)
