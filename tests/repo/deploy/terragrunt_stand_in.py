@@ -492,7 +492,10 @@ def terraform(config: RootConfig, unit: Path, repo: Path, args: list[str], argv:
         if init.returncode:
             sys.stderr.write(init.stdout + init.stderr)
             return init.returncode
-    proc = tf.run(stack, *args)
+    if args[0] == "apply" and os.environ.get("REPLAY_SAVE_PLANS"):
+        proc = apply_saving_plan(tf, stack, args, Path(os.environ["REPLAY_SAVE_PLANS"]))
+    else:
+        proc = tf.run(stack, *args)
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
     record(
@@ -505,3 +508,24 @@ def terraform(config: RootConfig, unit: Path, repo: Path, args: list[str], argv:
         }
     )
     return proc.returncode
+
+
+def apply_saving_plan(
+    tf: harness.Terraform, stack: Path, args: list[str], plans: Path
+) -> subprocess.CompletedProcess[str]:
+    """The same apply in two steps (plan -out, then apply of that plan), with
+    `terraform show -json` of the plan kept in `plans` (the upgrade replay
+    reads what each apply was going to replace). Nothing else differs."""
+    plans.mkdir(parents=True, exist_ok=True)
+    number = len(list(plans.glob("*.json"))) + 1
+    plan_file = plans / f"{number}.tfplan"
+    plan_args = [a for a in args[1:] if a != "-auto-approve"]
+    plan = tf.run(stack, "plan", *plan_args, f"-out={plan_file}")
+    if plan.returncode:
+        return plan
+    shown = tf.run(stack, "show", "-json", str(plan_file))
+    if shown.returncode:
+        return shown
+    (plans / f"{number}.json").write_text(shown.stdout)
+    apply_args = [a for a in args[1:] if a in ("-auto-approve", "-input=false")]
+    return tf.run(stack, "apply", *apply_args, str(plan_file))
