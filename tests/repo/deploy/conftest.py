@@ -24,8 +24,8 @@ def replays(request: pytest.FixtureRequest) -> dict[str, Future[replay.Replay]]:
 
 
 @pytest.fixture(scope="session")
-def upgraded(replays: dict[str, Future[replay.Replay]]) -> upgrade.Upgrade:
-    """The upgrade replay (started with the others by `replays`)."""
+def upgraded() -> upgrade.Upgrade:
+    """The upgrade replay (already started beside the others when `replays` ran first)."""
     done: upgrade.Upgrade = upgrade.upgrade(replay.tools()).result()
     return done
 
