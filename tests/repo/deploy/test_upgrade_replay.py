@@ -40,7 +40,10 @@ def test_the_recorded_release_deploys_then_upgrades(upgraded: Upgrade) -> None:
 
 
 def test_the_upgrade_replaces_nothing_unexplained(upgraded: Upgrade) -> None:
-    reached(upgraded, UPGRADE)
+    # Judged on the plans, also when an apply then failed (as replacing a group
+    # that another still references fails in AWS).
+    if not upgraded.plans:
+        pytest.fail(f"the upgrade replay planned nothing: {upgraded.error}")
     explained = upgrade.explained_replacements(CHANGELOG.read_text())
     unexplained = sorted(set(upgraded.replaced()) - explained)
     assert unexplained == [], (

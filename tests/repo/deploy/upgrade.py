@@ -126,10 +126,13 @@ class UpgradeRun(replay.Run):
             # This working tree over it, each apply planned and kept.
             self.repo = current
             self.extra_env = {"REPLAY_SAVE_PLANS": str(workdir / "plans")}
-            self.expect(self.script(UPGRADE, "deploy.sh"), 0)
-            self.extra_env = {}
-            for path in sorted((workdir / "plans").glob("*.json"), key=lambda p: int(p.stem)):
-                self.upgrade.plans.append(json.loads(path.read_text()))
+            try:
+                self.expect(self.script(UPGRADE, "deploy.sh"), 0)
+            finally:
+                # Kept even when an apply failed: the plan says what it tried to replace.
+                self.extra_env = {}
+                plans = sorted((workdir / "plans").glob("*.json"), key=lambda p: int(p.stem))
+                self.upgrade.plans = [json.loads(path.read_text()) for path in plans]
             self.upgrade.family_change = self.plan_next_major()
         finally:
             subprocess.run(
