@@ -2,7 +2,7 @@
 # Deploy countq to one AWS environment, end to end, and smoke-test it.
 #
 # Usage: scripts/deploy.sh [--profile P] [--region R] [--env test|dev|stage|prod]
-#                          [--yes] [--dry-run]
+#                          [--yes] [--dry-run] [--first-deploy]
 # Whatever is not given as a flag is asked for (the original prompts).
 # --profile '' uses the credentials already in the environment (CI).
 #
@@ -10,6 +10,11 @@
 # picks up where it failed and skips what is done. --dry-run prints every
 # command in order and runs none (values that come from Terraform outputs
 # are shown as <placeholders>).
+#
+# --first-deploy: the region has no Terraform state bucket yet; create it
+# (terragrunt backend bootstrap, as root.hcl's remote_state describes it)
+# once you confirmed, before the first apply. Without the flag, a region
+# with no state bucket stops before anything is built or changed.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -19,6 +24,8 @@ steps=10
 invoke_read_timeout=960
 # What the ECS waiter does before it gives up (40 polls, 15 s apart).
 waiter_minutes=10
+first_deploy=0
+script_arg() { [[ "$1" == --first-deploy ]] && first_deploy=1; }
 parse_args "$@"
 ask_missing "Environment (test, dev, stage, prod)" "dev"
 check_env
@@ -43,6 +50,7 @@ if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
   echo "deploy.sh: warning: uncommitted changes (a real run refuses)" >&2
 fi
 check_identity
+check_state_bucket
 printf 'Deploying countq %s to %s in %s as %s\n' "$image_tag" "$env_name" "$region" "$identity" >&3
 if ((!yes && !dry_run)); then
   printf 'Proceed? [y/N] ' >&2
@@ -91,6 +99,7 @@ run scripts/build-importer-zip.sh build/importer.zip
 # release apply. A tag reaches the services only there, after its migrations
 # succeeded, so the tag this step reads back has always been migrated.
 step "Infrastructure: network, data stores, secrets, importer (services unchanged)"
+((!new_backend)) || tg backend bootstrap
 read_outputs
 running="$(output_value image_tag)"
 if [[ "$outputs" != *'"image_tag"'* && "$outputs" == *'"value"'* ]]; then

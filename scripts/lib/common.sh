@@ -114,8 +114,9 @@ use_target() {
   # root.hcl and every AWS call read the region from here.
   export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"
   image_tag="$(scripts/image-tag.sh "$env_name")"
-  # terragrunt must not stop to ask (it offers to create the state bucket on
-  # the first run).
+  # terragrunt must never stop to ask. It no longer offers to create a
+  # missing state bucket (Terragrunt 0.87 removed that): it stops with an
+  # error, and only deploy.sh --first-deploy bootstraps the backend.
   export TG_NON_INTERACTIVE=true
   if [[ -n "$profile" ]]; then
     export AWS_PROFILE="$profile"
@@ -125,6 +126,32 @@ use_target() {
     show unset AWS_PROFILE
   fi
   show export "AWS_REGION=$region" TG_NON_INTERACTIVE=true
+}
+
+# check_state_bucket: root.hcl keeps each environment's Terraform state in
+# countq-tfstate-<account>-<region>. Terragrunt (>= 0.87) stops when it is
+# missing and creates it only when told to (terragrunt backend bootstrap).
+# So a region without it stops here, unless this is its first deploy
+# (first_deploy=1): then new_backend=1, and the script bootstraps it once
+# the operator confirmed.
+new_backend=0
+check_state_bucket() {
+  local account bucket error
+  account="$(value '<account>' aws sts get-caller-identity --query Account --output text)"
+  bucket="countq-tfstate-${COUNTQ_AWS_ACCOUNT_ID:-$account}-$region"
+  show aws s3api head-bucket --bucket "$bucket"
+  if ((dry_run)); then
+    new_backend=${first_deploy:-0}
+    return 0
+  fi
+  error="$(aws s3api head-bucket --bucket "$bucket" 2>&1 >/dev/null)" && return 0
+  # 404 is "no such bucket"; anything else (403: another account's bucket,
+  # or no s3:ListBucket) must not be taken for a first deploy.
+  [[ "$error" == *"Not Found"* || "$error" == *404* ]] \
+    || die "cannot read the Terraform state bucket $bucket: ${error//$'\n'/ }"
+  ((${first_deploy:-0})) \
+    || die "no Terraform state bucket $bucket in $region: if this is the first deploy to $region, rerun with --first-deploy"
+  new_backend=1
 }
 
 check_identity() {

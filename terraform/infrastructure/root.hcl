@@ -2,10 +2,13 @@
 # only sets its inputs. Terragrunt copies terraform/ (the "//" below) so the
 # stack's relative module sources resolve.
 
-# TG_* environment variables (deploy.sh sets TG_NON_INTERACTIVE) and the
-# OpenTofu/Terraform shortcuts (apply, output, state, ...) need 0.73; the
-# stack's write-only secret values and ephemeral passwords need Terraform 1.11.
-terragrunt_version_constraint = ">= 0.73.0, < 2.0.0"
+# The Terragrunt the deploy is tested with: the 1.1 line that both workflows
+# pin (TERRAGRUNT_VERSION) and the deploy replay's stand-in models. Before
+# 0.87 a missing state bucket was created silently under TG_NON_INTERACTIVE,
+# in whatever region was given; since then only an explicit bootstrap makes
+# it (deploy.sh --first-deploy). The stack's write-only secret values and
+# ephemeral passwords need Terraform 1.11.
+terragrunt_version_constraint = ">= 1.1.6, < 1.2.0"
 terraform_version_constraint  = ">= 1.11.0, < 2.0.0"
 
 locals {

@@ -30,8 +30,14 @@ locals {
 }
 
 resource "aws_db_parameter_group" "this" {
-  # Named after its family: a major upgrade creates the new group first,
-  # moves the instance to it, then deletes the old one.
+  # Named after its family, so the next major version's group (mysql8.4 ->
+  # mysql9.x) gets a new name and can exist beside the one in use: the
+  # provider's aws_db_parameter_group docs require create_before_destroy for
+  # a family change during a major version upgrade. The new group is created,
+  # the instance moves to it, then the old one is deleted; without it the
+  # group in use is deleted first, RDS refuses, and every rerun repeats that.
+  # (Adding the lifecycle setting changes nothing in AWS: no replacement on
+  # upgrade.)
   name   = "${var.name}-mysql${replace(local.major_version, ".", "")}"
   family = "mysql${local.major_version}"
 
@@ -63,6 +69,10 @@ resource "aws_db_parameter_group" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # RDS creates the export log groups itself when they are missing, with no

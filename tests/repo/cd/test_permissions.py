@@ -155,6 +155,7 @@ HIGH_LEVEL: dict[tuple[str, str], list[str]] = {
     ("s3", "rm"): ["s3:ListBucket", "s3:DeleteObject"],
     ("s3", "cp"): ["s3:PutObject", "s3:GetObject"],
     ("s3api", "list-object-versions"): ["s3:ListBucketVersions"],
+    ("s3api", "head-bucket"): ["s3:ListBucket"],  # deploy.sh: is there a state bucket?
     ("s3api", "delete-objects"): ["s3:DeleteObject", "s3:DeleteObjectVersion"],
     # Not the AWS CLI, but AWS all the same: the image push to ECR.
     ("docker", "push"): [

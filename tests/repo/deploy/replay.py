@@ -4,9 +4,13 @@ moto server, with the stand-ins of stand_ins.py on their PATH.
 
 For one environment, in order:
 
-1. a first deploy into an empty account whose database cannot be reached
-   when migrate runs (it must stop there, with no ECS service created);
-2. the same command again (it must complete: the resumed first deploy);
+0. deploy.sh into an empty account without --first-deploy (it must stop
+   with one line naming the region and the flag, having changed nothing);
+1. a first deploy (--first-deploy: the state bucket is bootstrapped) into
+   that account whose database cannot be reached when migrate runs (it must
+   stop there, with no ECS service created);
+2. the same command again, without the flag (it must complete: the resumed
+   first deploy);
 3. for test (NEXT_COMMIT), a deploy of a new commit that also bumps
    mysql_app_password_version (the services must stay on the old image until
    the new one's migrations ran; the new app password must reach MySQL before
@@ -49,6 +53,7 @@ NEXT_COMMIT = ("test",)
 REGION = harness.REGION
 SCRIPT_TIMEOUT = 1800
 # The script runs, by label.
+REFUSED = "first deploy without --first-deploy"
 FAILED = "first deploy, database unreachable at migrate"
 RERUN = "first deploy, run again"
 NEXT = "deploy of the next commit"
@@ -88,6 +93,8 @@ class Replay:
     rotation: dict[str, Any] = field(default_factory=dict)
     frontend_objects: dict[str, str] = field(default_factory=dict)
     invalidations: int = 0
+    # Tags on resources the deploy created, as AWS (moto) holds them, by resource.
+    resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets_after_destroy: list[dict[str, Any]] = field(default_factory=list)
     snapshots_after_destroy: list[str] = field(default_factory=list)
     environment_run: harness.EnvironmentRun | None = None
@@ -256,8 +263,12 @@ class Run:
         replay.inventories["before"] = inventory(url)
         replay.tags.append(self.image_tag())
 
+        # Terragrunt >= 0.87 creates no state bucket unless told to.
+        self.expect(self.script(REFUSED, "deploy.sh"), 1, "rerun with --first-deploy")
+        replay.inventories["refused"] = inventory(url)
+
         (replay.workdir / "rds-unreachable").touch()
-        self.expect(self.script(FAILED, "deploy.sh"), 1, "migration failed")
+        self.expect(self.script(FAILED, "deploy.sh", "--first-deploy"), 1, "migration failed")
         replay.services["after failed deploy"] = services(url)
 
         self.expect(self.script(RERUN, "deploy.sh"), 0)
@@ -267,6 +278,7 @@ class Run:
         replay.outputs = {k: v["value"] for k, v in replay.outputs.items()}
         self.observe_app_user()
         self.observe_frontend()
+        self.observe_tags()
 
         if self.env in NEXT_COMMIT:
             # As docs/operations/runbook.md says to rotate the app's MySQL password.
@@ -427,6 +439,20 @@ class Run:
             except Exception as exc:
                 self.replay.rotation[stage] = repr(exc)
 
+    def observe_tags(self) -> None:
+        """The tags AWS holds on the stack's VPC and load balancer: root.hcl's
+        provider default_tags (the deploy role's policies condition creates on them)."""
+        ec2, elbv2 = aws("ec2", self.moto.url), aws("elbv2", self.moto.url)
+        for vpc in ec2.describe_vpcs()["Vpcs"]:
+            if not vpc["IsDefault"]:
+                tags = vpc.get("Tags", [])
+                self.replay.resource_tags[vpc["VpcId"]] = {t["Key"]: t["Value"] for t in tags}
+        arns = [lb["LoadBalancerArn"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]]
+        for found in elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"] if arns else []:
+            self.replay.resource_tags[found["ResourceArn"]] = {
+                t["Key"]: t["Value"] for t in found["Tags"]
+            }
+
     def observe_frontend(self) -> None:
         s3 = aws("s3", self.moto.url)
         bucket = self.replay.outputs["frontend_bucket"]
@@ -470,7 +496,8 @@ class Run:
 # --- scheduling: every environment's run at once, each on its own moto server -----------------
 # Most of their time is spent in AWS waiters and subprocesses, so threads overlap them well.
 
-_pool = ThreadPoolExecutor(max_workers=len(harness.ENVIRONMENTS), thread_name_prefix="infra")
+# One more worker than environments: the upgrade replay (upgrade.py) runs beside them.
+_pool = ThreadPoolExecutor(max_workers=len(harness.ENVIRONMENTS) + 1, thread_name_prefix="infra")
 _futures: dict[str, Future[Any]] = {}
 _lock = threading.Lock()
 _zip_lock = threading.Lock()

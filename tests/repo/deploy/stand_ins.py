@@ -4,12 +4,12 @@ real: the AWS CLI (against moto), Terraform, git, npm, bash.
 
 The test's own tool:
 
-- ``terragrunt``: Terragrunt is not installed here. The stand-in does what it
-  would with terraform/infrastructure/root.hcl: copies terraform/ once per
-  environment (its .terragrunt-cache), generates the providers (pointed at
-  moto) and the backend (a local state file instead of the S3 bucket), passes
-  root.hcl's and the environment's ``inputs`` as TF_VAR_*, and runs the
-  Terraform shortcut it was given with every flag (-target, -var, ...) as is.
+- ``terragrunt``: Terragrunt is not installed here. terragrunt_stand_in.py
+  models the pinned version (1.1.6) with root.hcl: its version constraint,
+  remote_state's bucket (refused when missing unless bootstrapped, and made
+  by ``backend bootstrap`` as documented), its generated provider (with moto
+  endpoints in an override file), inputs, and the Terraform shortcuts; its
+  docstring cites the release notes and docs for each.
 
 Stubs, for AWS's data plane, which moto does not have:
 
@@ -44,36 +44,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 
-from tests.repo.infra import harness
-
-# Terragrunt's OpenTofu/Terraform shortcuts (terragrunt.gruntwork.io, "OpenTofu Shortcuts").
-SHORTCUTS = frozenset(
-    {
-        "apply",
-        "destroy",
-        "force-unlock",
-        "import",
-        "init",
-        "output",
-        "plan",
-        "refresh",
-        "show",
-        "state",
-        "test",
-        "validate",
-    }
-)
-# The inputs root.hcl sets for every environment, besides its own folder's.
-ROOT_INPUTS = ("environment", "importer_zip_path")
+from tests.repo.deploy import terragrunt_stand_in
 
 
 def replay_dir() -> Path:
@@ -94,72 +72,6 @@ def client(service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-
-
-# --- terragrunt ------------------------------------------------------------------------------
-
-
-def terragrunt_inputs(env: str, repo: Path) -> dict[str, Any]:
-    """root.hcl's inputs, then the environment's (which win), then the moto switches."""
-    return {
-        "environment": env,
-        "importer_zip_path": str(repo / "build" / "importer.zip"),
-        **harness.environment_inputs(env, repo / "terraform"),
-        **harness.TEST_ONLY_INPUTS,
-    }
-
-
-def terragrunt(args: list[str]) -> int:
-    if not args or args[0] not in SHORTCUTS:
-        print(f"terragrunt (stand-in): {args[:1]} is not a Terraform shortcut", file=sys.stderr)
-        return 1
-    env_dir = Path.cwd()
-    if not (env_dir / "terragrunt.hcl").is_file():
-        print(f"terragrunt (stand-in): no terragrunt.hcl in {env_dir}", file=sys.stderr)
-        return 1
-    repo = Path(
-        subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    )
-    env = env_dir.name
-    cache = replay_dir() / "terragrunt-cache"
-    stack = cache / "terraform" / "stack"
-    tf_env = harness.terraform_env(Path(os.environ["REPLAY_TF_CONFIG"]))
-    # Plain logs; nothing else differs from what the scripts asked for.
-    for command in ("apply", "destroy", "plan", "init"):
-        tf_env[f"TF_CLI_ARGS_{command}"] = "-no-color"
-    for name, value in terragrunt_inputs(env, repo).items():
-        tf_env[f"TF_VAR_{name}"] = value if isinstance(value, str) else json.dumps(value)
-    tf = harness.Terraform(os.environ["REPLAY_TERRAFORM"], tf_env, replay_dir() / "terraform.log")
-    started = time.monotonic()
-    if not (stack / ".terraform").is_dir():
-        harness.copy_terraform(cache / "terraform", repo / "terraform")
-        harness.add_moto_overrides(cache / "terraform")
-        (stack / "provider.tf").write_text(
-            harness.provider_config(os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"])
-        )
-        state = replay_dir() / "terraform.tfstate"
-        (stack / "backend.tf").write_text(
-            f'terraform {{\n  backend "local" {{\n    path = "{state}"\n  }}\n}}\n'
-        )
-        init = tf.run(stack, "init", "-input=false")
-        if init.returncode:
-            sys.stderr.write(init.stdout + init.stderr)
-            return init.returncode
-    proc = tf.run(stack, *args)
-    sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
-    record(
-        "terragrunt",
-        {
-            "args": args,
-            "env": env,
-            "returncode": proc.returncode,
-            "seconds": round(time.monotonic() - started, 1),
-        },
-    )
-    return proc.returncode
 
 
 # --- docker ----------------------------------------------------------------------------------
@@ -397,7 +309,7 @@ def aws(args: list[str]) -> int:
     return 97
 
 
-TOOLS = {"terragrunt": terragrunt, "docker": docker, "curl": curl, "aws": aws}
+TOOLS = {"terragrunt": terragrunt_stand_in.main, "docker": docker, "curl": curl, "aws": aws}
 
 if __name__ == "__main__":
     sys.exit(TOOLS[sys.argv[1]](sys.argv[2:]))

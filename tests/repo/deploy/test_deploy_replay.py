@@ -1,11 +1,14 @@
 """scripts/deploy.sh and scripts/destroy.sh replayed for test and prod against
-moto: a first deploy that fails at migrate, the same command again, for test
-a deploy of the next commit, then destroy (replay.py runs the sequence).
+moto: a first deploy refused without --first-deploy, one that fails at
+migrate, the same command again, for test a deploy of the next commit, then
+destroy (replay.py runs the sequence).
 
 What is not real, and why (stand_ins.py and lambda_runtime.py say more):
 
-- terragrunt: a stand-in that runs the real Terraform as root.hcl configures
-  it, with moto for AWS and a local state file for the S3 bucket;
+- terragrunt: a stand-in for the pinned Terragrunt 1.1.6
+  (terragrunt_stand_in.py) that runs the real Terraform as root.hcl
+  configures it (its version constraint, its state bucket, its generated
+  provider), with moto for AWS and a local state file in place of the bucket;
 - docker build/push: stubbed, no registry data plane (the manifest is put in
   moto's ECR as a push would leave it);
 - aws ecs wait services-stable: stubbed, moto runs no task (the stub checks
@@ -32,11 +35,15 @@ from tests.repo.deploy.replay import (
     FAILED,
     NEXT,
     NEXT_COMMIT,
+    REFUSED,
     RERUN,
     Replay,
     ScriptRun,
 )
-from tests.repo.infra.harness import environment_inputs
+from tests.repo.infra.harness import REGION, environment_inputs
+
+# root.hcl's remote_state bucket in moto's account (123456789012).
+STATE_BUCKET = f"countq-tfstate-123456789012-{REGION}"
 
 # deploy.sh and destroy.sh replayed against moto: make test-fast leaves it out.
 pytestmark = pytest.mark.slow
@@ -83,6 +90,39 @@ def applies(done: Replay, label: str) -> list[list[str]]:
 def invocation(done: Replay, label: str) -> dict[str, Any]:
     (found,) = [c for c in done.calls("lambda") if c["run"] == label]
     return found
+
+
+def test_a_region_without_state_bucket_needs_the_first_deploy_flag(done: Replay) -> None:
+    run = reached(done, REFUSED)
+    assert run.returncode == 1, run.tail()
+    (line,) = run.stderr.splitlines()
+    assert REGION in line and STATE_BUCKET in line and "--first-deploy" in line, line
+    # Stopped before anything was built or changed.
+    assert [c for c in done.calls("terragrunt") if c["run"] == REFUSED] == []
+    docker = [c["args"] for c in done.calls("docker") if c["run"] == REFUSED]
+    assert docker == [["info"]]  # the prerequisite check, nothing built
+    assert done.inventories["refused"] == done.inventories["before"]
+
+
+def test_the_first_deploy_bootstraps_the_state_bucket_first(done: Replay) -> None:
+    reached(done, FAILED)
+    calls = [c["args"] for c in done.calls("terragrunt") if c["run"] == FAILED]
+    assert calls[0] == ["backend", "bootstrap"], calls
+    assert STATE_BUCKET in done.inventories["deployed"]["buckets"]
+    # The rerun (no flag) found the bucket: nothing was bootstrapped again.
+    assert ["backend", "bootstrap"] not in [
+        c["args"] for c in done.calls("terragrunt") if c["run"] == RERUN
+    ]
+
+
+def test_root_hcls_default_tags_reach_what_the_deploy_created(done: Replay) -> None:
+    """The deploy role's policies condition creates on aws:RequestTag/Environment
+    and /Project; in AWS they come only from root.hcl's generated provider."""
+    reached(done, RERUN)
+    assert len(done.resource_tags) == 2, done.resource_tags  # the VPC and the ALB
+    for resource, tags in done.resource_tags.items():
+        assert tags.get("Environment") == done.env, resource
+        assert tags.get("Project") == "countq", resource
 
 
 def test_first_deploy_stops_at_migrate_with_no_service_started(done: Replay) -> None:
@@ -231,6 +271,8 @@ def test_destroy_leaves_nothing_of_the_deploy(done: Replay) -> None:
         else:
             assert made, f"the deploy created no {kind}"
     left = {kind: sorted(set(after[kind]) - set(before[kind])) for kind in after}
+    # The state bucket outlives the stack (destroy.sh keeps it, as Terragrunt does).
+    assert left.pop("buckets") == [STATE_BUCKET]
     assert {k: v for k, v in left.items() if v} == {}
     assert done.environment_run is not None
     assert done.environment_run.remaining_after_destroy == []

@@ -48,7 +48,9 @@ ENVS = ["test", "dev", "stage", "prod"]
 STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >>"$STUB_LOG"
 case "$(basename "$0") $*" in
+  "aws sts get-caller-identity --query Account"*) echo "123456789012" ;;
   "aws sts get-caller-identity"*) echo "arn:aws:iam::123456789012:user/tester" ;;
+  "aws s3api head-bucket --bucket countq-tfstate-123456789012-"*) ;;
   "docker info") ;;
   *) echo "stub $(basename "$0") must not run: $*" >&2; exit 97 ;;
 esac
@@ -284,7 +286,13 @@ def test_deploy_asks_before_changing_anything(repo: Repo, tmp_path: Path) -> Non
     proc, calls = run(repo, tmp_path, "deploy.sh", *flags("dev"), stdin="n\n")
     assert proc.returncode == 1 and "cancelled" in proc.stderr
     assert "as arn:aws:iam::123456789012:user/tester" in proc.stdout
-    assert calls == ["docker info", "aws sts get-caller-identity --query Arn --output text"]
+    assert calls == [
+        "docker info",
+        "aws sts get-caller-identity --query Arn --output text",
+        # Read-only: is there a state bucket (else it stops, see tests/repo/deploy)?
+        "aws sts get-caller-identity --query Account --output text",
+        "aws s3api head-bucket --bucket countq-tfstate-123456789012-eu-west-1",
+    ]
 
 
 @pytest.mark.parametrize("script", ["deploy.sh", "destroy.sh"])
