@@ -61,6 +61,7 @@ SHORTCUTS = frozenset(
         "validate",
     }
 )
+CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # The inputs root.hcl sets for every environment, besides its own folder's.
 ROOT_INPUTS = ("environment", "importer_zip_path")
 
@@ -115,6 +116,8 @@ def terragrunt(args: list[str]) -> int:
     cache = replay_dir() / "terragrunt-cache"
     stack = cache / "terraform" / "stack"
     tf_env = harness.terraform_env(Path(os.environ["REPLAY_TF_CONFIG"]))
+    # Terragrunt passes its environment on: Terraform runs with the caller's credentials.
+    tf_env.update({k: v for k, v in os.environ.items() if k in CREDENTIAL_VARS})
     # Plain logs; nothing else differs from what the scripts asked for.
     for command in ("apply", "destroy", "plan", "init"):
         tf_env[f"TF_CLI_ARGS_{command}"] = "-no-color"
@@ -126,7 +129,9 @@ def terragrunt(args: list[str]) -> int:
         harness.copy_terraform(cache / "terraform", repo / "terraform")
         harness.add_moto_overrides(cache / "terraform")
         (stack / "provider.tf").write_text(
-            harness.provider_config(os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"])
+            harness.provider_config(
+                os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"], static_keys=False
+            )
         )
         state = replay_dir() / "terraform.tfstate"
         (stack / "backend.tf").write_text(
