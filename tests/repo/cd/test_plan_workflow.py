@@ -17,19 +17,8 @@ import pytest
 
 from tests.repo.cd.plan_workflow import PlanRun
 from tests.repo.deploy import replay, roles
-from tests.repo.infra import harness
 
 SECURITY_GROUP_DATA = "module.alb.data.aws_security_group.cloudfront"
-
-
-@pytest.fixture(scope="module")
-def replays(request: pytest.FixtureRequest) -> dict[str, Future[replay.Replay]]:
-    """Every replay started at once (they run side by side), as tests/repo/deploy starts them."""
-    tools = replay.tools()
-    if any(item.path.name == "test_environments.py" for item in request.session.items):
-        for env in harness.ENVIRONMENTS:
-            replay.start_environment(env, tools)
-    return {env: replay.replay(env, tools) for env in replay.REPLAYED}
 
 
 def plan_runs(replays: dict[str, Future[replay.Replay]], env: str) -> dict[str, PlanRun]:
