@@ -8,6 +8,7 @@ role's permissions (as far as moto evaluates them: tests/repo/cd/moto_iam.py).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,6 +159,38 @@ def run_plan_workflow(
 
 
 WITHOUT_SECURITY_GROUPS = "plan role without ec2:DescribeSecurityGroups"
+# What CloudFront names the security group it creates in the VPC for VPC origins
+# (modules/alb's cloudfront_security_group).
+VPC_ORIGIN_GROUP = "CloudFront-VPCOrigins-Service-SG"
+# tests/repo/infra/moto_overrides/modules/alb/moto_override.tf's lookup of that group.
+LOOKUP_LEFT_OUT = re.compile(r'data "aws_security_group" "cloudfront" \{\n  count = 0\n\}\n')
+
+
+@contextmanager
+def vpc_origin_group(url: str, workdir: Path, env: str) -> Iterator[None]:
+    """CloudFront's side of the VPC origin, which moto lacks (CreateVpcOrigin
+    answers 404, so the replay's override leaves out the origin, the lookup of
+    its security group and the ALB's rule for it). For the plan alone: the
+    group AWS would have made, in the environment's VPC, and the module's own
+    lookup of it (data.aws_security_group.cloudfront) back in the stand-in's
+    copy, so that the plan reads it as it does in AWS. Both undone after."""
+    [override] = (workdir / "terragrunt-cache").rglob("modules/alb/moto_override.tf")
+    original = override.read_text()
+    if not LOOKUP_LEFT_OUT.search(original):
+        raise AssertionError(f"{override} no longer leaves out the security group lookup")
+    ec2 = root_client("ec2", url)
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": [env]}])["Vpcs"]
+    group = ec2.create_security_group(
+        GroupName=VPC_ORIGIN_GROUP,
+        Description="CloudFront VPC origins (made by AWS; stand-in)",
+        VpcId=vpc["VpcId"],
+    )["GroupId"]
+    override.write_text(LOOKUP_LEFT_OUT.sub("", original))
+    try:
+        yield
+    finally:
+        override.write_text(original)
+        ec2.delete_security_group(GroupId=group)
 
 
 def plan_workflow_runs(
@@ -165,10 +198,11 @@ def plan_workflow_runs(
 ) -> dict[str, plan_workflow.PlanRun]:
     """plan.yml's Plan step as the plan role; with `negative`, again with the
     one permission its data sources need taken away (it must fail then)."""
-    runs = {"plan role": run_plan_workflow(roles, repo, env, environ, workdir, "plan-role")}
-    if negative:
-        with roles.without(PLAN_ROLE, "ec2:DescribeSecurityGroups"):
-            runs[WITHOUT_SECURITY_GROUPS] = run_plan_workflow(
-                roles, repo, env, environ, workdir, "without-describe-security-groups"
-            )
+    with vpc_origin_group(roles.url, workdir, env):
+        runs = {"plan role": run_plan_workflow(roles, repo, env, environ, workdir, "plan-role")}
+        if negative:
+            with roles.without(PLAN_ROLE, "ec2:DescribeSecurityGroups"):
+                runs[WITHOUT_SECURITY_GROUPS] = run_plan_workflow(
+                    roles, repo, env, environ, workdir, "without-describe-security-groups"
+                )
     return runs
