@@ -423,6 +423,8 @@ def test_hand_kept_list_covers_what_moto_matched_by_action_only(
         for call in roles.evaluated(future.result().workdir):
             if ":assumed-role/" not in call["principal"] or not call["allowed"]:
                 continue
+            if call["action"] == "sts:GetCallerIdentity":
+                continue  # AWS answers it for any credentials, with no permission
             evaluated += 1
             docs = documents(bootstrap_run, role_of(call["principal"]))
             # Allowed with no request context on the resource moto named: moto's verdict
