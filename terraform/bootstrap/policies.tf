@@ -681,9 +681,11 @@ data "aws_iam_policy_document" "plan" {
 
   statement {
     sid = "DataSources"
-    # Availability zones and CloudFront's AWS-owned prefix list: Describe
-    # calls have no resource-level permissions.
-    actions   = ["ec2:DescribeAvailabilityZones", "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"]
+    # Availability zones, CloudFront's AWS-owned prefix list and its VPC
+    # origin security group (modules/alb): Terraform reads data sources even
+    # under -refresh=false (hashicorp/terraform issue 26353). Describe calls
+    # have no resource-level permissions.
+    actions   = ["ec2:DescribeAvailabilityZones", "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries", "ec2:DescribeSecurityGroups"]
     resources = ["*"]
   }
 

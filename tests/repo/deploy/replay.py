@@ -41,6 +41,7 @@ import boto3
 
 from tests.helpers.services import missing, require_tool
 from tests.helpers.tls_mariadb import require_mariadbd
+from tests.repo.deploy import roles
 from tests.repo.deploy.rds_stand_in import MariaDB
 from tests.repo.infra import harness
 
@@ -98,6 +99,8 @@ class Replay:
     secrets_after_destroy: list[dict[str, Any]] = field(default_factory=list)
     snapshots_after_destroy: list[str] = field(default_factory=list)
     environment_run: harness.EnvironmentRun | None = None
+    # plan.yml's Plan step on the deployed state, as the plan role (tests/repo/cd).
+    plan_runs: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
@@ -237,6 +240,7 @@ class Run:
         self.env = env
         self.tools = tools
         self.replay = Replay(env, workdir or harness.BUILD / "replay" / env)
+        self.credentials: dict[str, str] = {}  # the deploy role's, once assumed
 
     def __call__(self) -> Replay:
         workdir = self.replay.workdir
@@ -245,7 +249,7 @@ class Run:
         workdir.mkdir(parents=True)
         try:
             self.repo = scratch_repo(workdir / "repo")
-            self.moto = harness.MotoServer(workdir / "moto.log")
+            self.moto = roles.enforcing_moto(workdir)  # IAM enforced: tests/repo/cd/moto_iam.py
             try:
                 self.rds = MariaDB(workdir / "rds")
                 try:
@@ -260,6 +264,11 @@ class Run:
 
     def steps(self) -> None:
         replay, url = self.replay, self.moto.url
+        # The account as CI finds it: the bootstrap's roles, the deploy role assumed.
+        self.roles = roles.apply_bootstrap(
+            url, self.tools.terraform, self.tools.cli_config, replay.workdir, self.env
+        )
+        self.credentials = self.roles.deploy(self.env)
         replay.inventories["before"] = inventory(url)
         replay.tags.append(self.image_tag())
 
@@ -279,6 +288,9 @@ class Run:
         self.observe_app_user()
         self.observe_frontend()
         self.observe_tags()
+        replay.plan_runs = roles.plan_workflow_runs(
+            self.roles, self.repo, self.env, self.environ(), replay.workdir, self.env in NEXT_COMMIT
+        )
 
         if self.env in NEXT_COMMIT:
             # As docs/operations/runbook.md says to rotate the app's MySQL password.
@@ -326,6 +338,7 @@ class Run:
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
+            **self.credentials,
             "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
             "AWS_EC2_METADATA_DISABLED": "true",

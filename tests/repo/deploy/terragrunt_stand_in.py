@@ -348,12 +348,16 @@ def bootstrap_backend(config: dict[str, Any]) -> None:
     )
 
 
+CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
 # --- generate "provider", pointed at moto --------------------------------------------------------
 
 
 def moto_provider_override(endpoint: str, provider_file: str) -> str:
     """A Terraform override file: each provider block of the generated file
-    gets moto's endpoints and fake keys; all the rest is root.hcl's."""
+    gets moto's endpoints; all the rest is root.hcl's. Credentials are the
+    caller's AWS_* variables, as in AWS (the replay's assumed deploy role)."""
     # One default provider and any number of aliased ones, each merged by alias.
     aliases = [None, *re.findall(r'^\s*alias\s*=\s*"([^"]+)"', provider_file, re.M)]
     blocks = []
@@ -362,8 +366,6 @@ def moto_provider_override(endpoint: str, provider_file: str) -> str:
         if alias:
             lines.append(f'  alias                       = "{alias}"')
         lines += [
-            '  access_key                  = "testing"',
-            '  secret_key                  = "testing"',
             "  skip_credentials_validation = true",
             "  skip_metadata_api_check     = true",
             "  s3_use_path_style           = true",
@@ -469,6 +471,8 @@ def terraform(config: RootConfig, unit: Path, repo: Path, args: list[str], argv:
     cache = replay_dir() / "terragrunt-cache" / key
     stack = cache / copied.name / subdir
     tf_env = harness.terraform_env(Path(os.environ["REPLAY_TF_CONFIG"]))
+    # Terragrunt passes its environment on: Terraform runs with the caller's credentials.
+    tf_env.update({k: v for k, v in os.environ.items() if k in CREDENTIAL_VARS})
     # Plain logs; nothing else differs from what the scripts asked for.
     for name in ("apply", "destroy", "plan", "init"):
         tf_env[f"TF_CLI_ARGS_{name}"] = "-no-color"

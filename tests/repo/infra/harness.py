@@ -184,9 +184,10 @@ def environment_inputs(env: str, terraform_dir: Path = TERRAFORM_DIR) -> dict[st
     return dict(_literal(parsed["inputs"], f"{env}.inputs"))
 
 
-def provider_config(endpoint: str | None, region: str = REGION) -> str:
+def provider_config(endpoint: str | None, region: str = REGION, static_keys: bool = True) -> str:
     """Both providers the stack needs, as Terragrunt's root.hcl generates them,
-    but (with an endpoint) pointed at moto with fake credentials."""
+    but (with an endpoint) pointed at moto with fake credentials (or, without
+    `static_keys`, the caller's AWS_* variables, as in AWS)."""
     blocks = []
     for alias, provider_region in ((None, region), ("us_east_1", "us-east-1")):
         lines = ['provider "aws" {']
@@ -194,9 +195,12 @@ def provider_config(endpoint: str | None, region: str = REGION) -> str:
             lines.append(f'  alias  = "{alias}"')
         lines.append(f'  region = "{provider_region}"')
         if endpoint:
+            if static_keys:
+                lines += [
+                    '  access_key                  = "testing"',
+                    '  secret_key                  = "testing"',
+                ]
             lines += [
-                '  access_key                  = "testing"',
-                '  secret_key                  = "testing"',
                 "  skip_credentials_validation = true",
                 "  skip_requesting_account_id  = true",
                 "  skip_metadata_api_check     = true",
@@ -227,14 +231,18 @@ class MotoServer:
     """A moto server on 127.0.0.1 in its own process (moto_server.py: with one
     fix, so that bucket policies deny as AWS does)."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(
+        self, log: Path, server: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """`server`: another moto_server entry point (python arguments), with `env` added."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("ab")
-        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", **(env or {})}
+        server = server or [str(HERE / "moto_server.py")]
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, *server, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=self._log,
             env=env,
