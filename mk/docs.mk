@@ -5,6 +5,7 @@ DOCS_ENV := NO_MKDOCS_2_WARNING=1
 DOCS_DIAGRAMS := $(patsubst %.dot,%.svg,$(wildcard docs/architecture/*.dot))
 
 LINT_TARGETS += docs-check docs-build
+HELP_Develop += docs docs-build docs-check docs-config docs-results docs-diagrams
 
 .PHONY: docs docs-build docs-check docs-config docs-results docs-diagrams
 

@@ -91,7 +91,7 @@ export interface components {
             stored_total: number;
             /**
              * Last Value
-             * @description `count` of the most recently stored message
+             * @description `count` of the newest message stored (by enqueue time, then id)
              */
             last_value: number | null;
             /**
