@@ -80,6 +80,13 @@ variable "tracing_collector_image" {
   description = "With tracing: the ADOT collector image. A VPC without internet egress cannot pull from public.ecr.aws: point this at a private ECR copy (or an ECR pull-through cache rule)."
   type        = string
   default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+
+  # With interface endpoints there is no NAT: a task whose sidecar image is on
+  # public.ecr.aws could never start (CannotPullContainerError), so refuse it here.
+  validation {
+    condition     = !(var.tracing && var.interface_endpoints && startswith(var.tracing_collector_image, "public.ecr.aws/"))
+    error_message = "tracing with interface_endpoints (no internet egress) needs tracing_collector_image in the account's ECR: tasks cannot pull from public.ecr.aws."
+  }
 }
 
 variable "end_to_end_p99_alarm_seconds" {

@@ -44,7 +44,9 @@ inputs = {
   # gateway (single_nat_gateway above applies only without endpoints).
   interface_endpoints = true
 
-  # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task), 10%
-  # of POSTs sampled (docs/runbook.md, "Traces").
-  tracing = true
+  # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task) stay
+  # off here until the collector image is copied into this account's ECR:
+  # without a NAT, tasks cannot pull it from public.ecr.aws. Then set
+  # tracing = true and tracing_collector_image (docs/operations/runbook.md, "Traces").
+  tracing = false
 }

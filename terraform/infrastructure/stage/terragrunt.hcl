@@ -35,6 +35,6 @@ inputs = {
   interface_endpoints = false
 
   # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task), 10%
-  # of POSTs sampled (docs/runbook.md, "Traces").
+  # of POSTs sampled (docs/operations/runbook.md, "Traces").
   tracing = true
 }

@@ -292,7 +292,7 @@ resource "aws_cloudwatch_metric_alarm" "backlog_age" {
 
 resource "aws_cloudwatch_metric_alarm" "end_to_end_p99" {
   alarm_name          = "${var.name}-end-to-end-p99"
-  alarm_description   = "p99 of the time from POST to stored is above ${var.end_to_end_p99_seconds} s for ${var.end_to_end_alarm_minutes} minutes. Runbook: docs/runbook.md."
+  alarm_description   = "p99 of the time from POST to stored is above ${var.end_to_end_p99_seconds} s for ${var.end_to_end_alarm_minutes} minutes. Runbook: docs/operations/runbook.md."
   namespace           = var.metrics_namespace
   metric_name         = "EndToEndSeconds"
   dimensions          = var.metrics_dimensions

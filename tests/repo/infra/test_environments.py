@@ -615,7 +615,7 @@ def test_end_to_end_alarm_and_dashboard_widget(env_run: EnvironmentRun) -> None:
     assert alarm["treat_missing_data"] == "notBreaching"
     (topic,) = applied(env_run, "aws_sns_topic")
     assert alarm["alarm_actions"] == [topic["values"]["arn"]]
-    assert "docs/runbook.md" in alarm["alarm_description"]
+    assert "docs/operations/runbook.md" in alarm["alarm_description"]
     runbook = (ROOT / "docs" / "runbook.md").read_text()
     assert "### `countq-prod-end-to-end-p99`" in runbook
     (dashboard,) = applied(env_run, "aws_cloudwatch_dashboard")
