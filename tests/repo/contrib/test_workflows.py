@@ -190,7 +190,8 @@ MUTATIONS: dict[str, tuple[Callable[[str], str], str, str]] = {
         "unpinned-uses",
     ),
     "persisted credentials": (
-        lambda text: text.replace("        with:\n          persist-credentials: false\n", "", 1),
+        # The first checkout keeps its other inputs (fetch-depth), so `with:` stays valid.
+        lambda text: text.replace("          persist-credentials: false\n", "", 1),
         "zizmor",
         "artipacked",
     ),
