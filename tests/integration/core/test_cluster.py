@@ -99,6 +99,7 @@ def test_iam_token_login_on_every_node_of_a_redis_cluster(
             "redis_cluster": True,
             "redis_iam_user": user,
             "redis_iam_cache_name": "countq-test",
+            "aws_region": "eu-central-1",
         }
     )
     admin = redis.RedisCluster.from_url(redis_cluster)

@@ -50,8 +50,8 @@ def observed() -> float:
     return REGISTRY.get_sample_value("countq_end_to_end_seconds_count") or 0.0
 
 
-def under_5s() -> float:
-    return REGISTRY.get_sample_value("countq_end_to_end_seconds_bucket", {"le": "5.0"}) or 0.0
+def within_a_minute() -> float:
+    return REGISTRY.get_sample_value("countq_end_to_end_seconds_bucket", {"le": "60.0"}) or 0.0
 
 
 def window_total(settings: Settings) -> int:
@@ -64,9 +64,11 @@ def test_a_reclaimed_batch_is_timed_once_per_stored_message(settings: Settings) 
     read and never committed: B reclaims both in one batch, half of it stored
     already. Each message is counted once, by the commit that stored it."""
     n = 1000
-    enqueue(settings, 100, age_ms=20_000)  # the batch the dead consumer commits: old
+    # The batch the dead consumer commits: older than the top bucket, so each
+    # young message stays apart from it however slow a loaded machine is.
+    enqueue(settings, 100, age_ms=120_000)
     enqueue(settings, n - 100, age_ms=200)
-    before, young_before = observed(), under_5s()
+    before, young_before = observed(), within_a_minute()
     dead = Consumer(settings.model_copy(update={"consumer_batch_size": 100}), name="dead")
     dead.handle(dead.fetch())  # committed, never acked
     dead.fetch()  # read, never committed
@@ -83,7 +85,7 @@ def test_a_reclaimed_batch_is_timed_once_per_stored_message(settings: Settings) 
     assert observed() - before == n
     # Each message's own time: the 100 old ones stored by the dead consumer,
     # never again by the survivor, and the 900 young ones by the survivor.
-    assert under_5s() - young_before == n - 100
+    assert within_a_minute() - young_before == n - 100
     assert window_total(settings) == n
     for consumer in (dead, survivor):
         consumer.queue.close()
