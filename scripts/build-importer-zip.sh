@@ -25,7 +25,7 @@ if [[ -z "$python" ]]; then
 fi
 
 # What `countq.importer.handler` imports, directly or through countq.db/config.
-deps=(pymysql sqlalchemy alembic pydantic-settings)
+deps=(pymysql sqlalchemy alembic pydantic-settings python-json-logger)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
