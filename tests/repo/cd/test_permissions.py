@@ -366,11 +366,14 @@ def requests_for(kind: str, values: Mapping[str, Any], env: Env) -> list[Request
     return result
 
 
-# Types only some inputs create (a custom domain, an alarm e-mail): checked
-# with samples when the plan has none of them.
+# Types only some inputs create (a custom domain, an alarm e-mail, the NAT
+# gateway that prod's interface endpoints leave out): checked with samples
+# when the plan has none of them.
 SAMPLES = {
     "aws_acm_certificate",
     "aws_acm_certificate_validation",
+    "aws_eip",
+    "aws_nat_gateway",
     "aws_route53_record",
     "aws_sns_topic_subscription",
 }
