@@ -25,12 +25,18 @@ class PrivateMariaDB:
     def start(self) -> PrivateMariaDB:
         """Initialise the data directory on first use, then start mariadbd."""
         datadir = self.root / "data"
+        # Its own temporary files: a starting mariadbd deletes every #sql* file in
+        # its tmpdir, so in the shared /tmp it would take another server's
+        # temporary tables (a concurrent install once lost mysql.tmp_user_sys).
+        tmpdir = self.root / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
         if not datadir.exists():
             subprocess.run(
                 [
                     require_tool("mariadb-install-db"), "--no-defaults",
                     f"--datadir={datadir}", f"--user={getpass.getuser()}",
                     "--auth-root-authentication-method=normal", "--skip-test-db",
+                    f"--tmpdir={tmpdir}",
                 ],
                 check=True,
                 capture_output=True,
@@ -41,7 +47,7 @@ class PrivateMariaDB:
             self.proc = subprocess.Popen(
                 [
                     require_tool("mariadbd"), "--no-defaults", f"--datadir={datadir}",
-                    f"--user={getpass.getuser()}", "--bind-address=127.0.0.1",
+                    f"--tmpdir={tmpdir}", f"--user={getpass.getuser()}", "--bind-address=127.0.0.1",
                     f"--port={self.port}", f"--socket={self.root / 'mysqld.sock'}",
                     f"--pid-file={self.root / 'mysqld.pid'}", "--skip-grant-tables",
                     "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M",
