@@ -38,14 +38,23 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    # Row 1 first, then the rest: the same lock order as the consumers' (by id).
-    rows = bind.execute(
-        sa.text(
-            "SELECT id, row_count, stored_total, last_value, last_id, last_enqueued_ms,"
-            " updated_ms FROM message_stats ORDER BY id"
-            + (" FOR UPDATE" if bind.dialect.name == "mysql" else "")
-        )
-    ).all()
+    stats = sa.table(
+        "message_stats",
+        *(
+            sa.column(name)
+            for name in (
+                "id",
+                "row_count",
+                "stored_total",
+                "last_value",
+                "last_id",
+                "last_enqueued_ms",
+                "updated_ms",
+            )
+        ),
+    )
+    # Every row locked (MySQL; SQLite has one writer anyway), in the consumers' order.
+    rows = bind.execute(sa.select(stats).order_by(stats.c.id).with_for_update()).all()
     if len(rows) < 2:
         return
     newest = max(
