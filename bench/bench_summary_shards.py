@@ -187,7 +187,7 @@ def main() -> None:
                         f"{fmt(f['commit_p50_ms'])} / {fmt(f['commit_p99_ms'])} ms",
                         f"{fmt(f['update_p50_ms'])} / {fmt(f['update_p99_ms'])} ms",
                         f"{f['update_wait_share']:.0%}",
-                        f"{f['server_row_lock_waits']} ({f['server_row_lock_time_ms']} ms)",
+                        f"{f['server_row_lock_waits']:.0f} ({f['server_row_lock_time_ms']:.0f} ms)",
                     ]
                 )
             r = case["ratio"]
