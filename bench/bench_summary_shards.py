@@ -13,8 +13,10 @@ of its own (with hashed names two may share one; docs/performance/capacity.md).
 Printed per case: commits/s, commit latency p50/p99 (the whole transaction,
 as the consumer waits for it), the time the summary UPDATE waited (measured
 by each client: its statement blocks while another transaction holds the
-row), and the server's Innodb_row_lock_waits / Innodb_row_lock_time deltas
-(server-wide: other work on the same server counts too). Ratios are to the
+row), the server's Innodb_row_lock_waits / Innodb_row_lock_time deltas and
+the mariadbd process's CPU per commit (server-wide: other work on the same
+server counts too; with one consumer it is the capacity model's MariaDB cost
+per batch, docs/performance/capacity.md). Ratios are to the
 S = 1 case with the same number of consumers, in the same invocation.
 
 2 cores cannot show throughput growing with consumers; the lock waits and the
@@ -26,10 +28,22 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from common import database, fmt, log, median, mysql, parser, percentile, save, table
+from common import (
+    cpu_seconds,
+    database,
+    fmt,
+    log,
+    median,
+    mysql,
+    parser,
+    percentile,
+    save,
+    table,
+)
 
 from countq.config import Settings
 from countq.db import repo
@@ -92,6 +106,15 @@ def consume(
     out.put({"shard": shard, "commits": commits, "update_waits": update_waits[1:]})
 
 
+def server_pid() -> int:
+    conn = mysql()
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@pid_file")
+        (pid_file,) = cur.fetchone()  # type: ignore[misc]
+    conn.close()
+    return int(Path(pid_file).read_text().split()[0])
+
+
 def row_lock_status() -> dict[str, int]:
     conn = mysql()
     with conn.cursor() as cur:
@@ -114,9 +137,9 @@ def one_case(url: str, consumers: int, shards: int, batch: int, seconds: float) 
     for p in procs:
         p.start()
     start.wait()
-    before = row_lock_status()
+    before, cpu0 = row_lock_status(), cpu_seconds(server_pid())
     reports = [out.get(timeout=seconds + 120) for _ in procs]
-    after = row_lock_status()
+    after, cpu1 = row_lock_status(), cpu_seconds(server_pid())
     for p in procs:
         p.join()
     commits = [c for r in reports for c in r["commits"]]
@@ -131,6 +154,7 @@ def one_case(url: str, consumers: int, shards: int, batch: int, seconds: float) 
         "update_wait_share": sum(waits) / sum(commits),
         "server_row_lock_waits": after["Innodb_row_lock_waits"] - before["Innodb_row_lock_waits"],
         "server_row_lock_time_ms": after["Innodb_row_lock_time"] - before["Innodb_row_lock_time"],
+        "server_cpu_ms_per_commit": (cpu1 - cpu0) / len(commits) * 1000,
     }
 
 
@@ -143,6 +167,7 @@ FIGURES = (
     "update_wait_share",
     "server_row_lock_waits",
     "server_row_lock_time_ms",
+    "server_cpu_ms_per_commit",
 )
 
 
