@@ -176,7 +176,7 @@ def main() -> int:
     print(f"\n=== all figures (medians of {args.runs} runs) ===")
     print(json.dumps({k: v["figures"] for k, v in results["benchmarks"].items()}, indent=2))
     print(f"\nthis run took {round(time.monotonic() - started)} s; results in {args.output}", flush=True)
-    print("render the docs page: scripts/docs_results.py (make docs-results)", flush=True)
+    print("render the docs pages: make docs-results (make bench does)", flush=True)
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1

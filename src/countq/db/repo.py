@@ -35,9 +35,10 @@ def summary_shard(consumer_name: str, shards: int) -> int:
     """The summary row (1..shards) a consumer writes to: a hash of its name.
 
     Names end in a random suffix (worker.loop.consumer_name), so the hash is as
-    good as a random pick: c consumers all get rows of their own with
-    probability (1 - 1/S)(1 - 2/S)...(1 - (c-1)/S). blake2b, not hash():
-    the same name gives the same row in every process.
+    good as a random pick: a consumer has its row to itself, among c, with
+    probability (1 - 1/S) ** (c - 1); two that share one wait on each other
+    as every consumer did before shards. blake2b, not hash(): the same name
+    gives the same row in every process.
     """
     digest = hashlib.blake2b(consumer_name.encode(), digest_size=8).digest()
     return STATS_ROW_ID + int.from_bytes(digest, "big") % shards
