@@ -175,7 +175,8 @@ def main() -> int:
         args.output.write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
     print(f"\n=== all figures (medians of {args.runs} runs) ===")
     print(json.dumps({k: v["figures"] for k, v in results["benchmarks"].items()}, indent=2))
-    print(f"\nthis run took {round(time.monotonic() - started)} s; results in {args.output}", flush=True)
+    took = round(time.monotonic() - started)
+    print(f"\nthis run took {took} s; results in {args.output}", flush=True)
     print("render the docs pages: make docs-results (make bench does)", flush=True)
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
