@@ -149,7 +149,8 @@ def _mysql_insert_sql(batch: Sequence[Message], now_ms: int) -> str:
 
 # The summary is the sum of every shard's row: the rows that SUMMARY_SHARDS
 # names today, and any an earlier, larger SUMMARY_SHARDS left (they still hold
-# counts). At most a few dozen rows: constant time, whatever the table's size.
+# counts). At most SUMMARY_SHARDS rows (64 by default, one InnoDB page):
+# constant time, whatever the size of `messages`.
 # One statement, so one consistent snapshot of all of them.
 _totals = sa.select(
     sa.func.coalesce(sa.func.sum(message_stats.c.row_count), 0).label("rows"),
