@@ -80,9 +80,10 @@ test-fast: venv $(FAST_SETUP) ## every test not marked slow (unit + fast integra
 test-app: venv frontend-build chromium ## the application's tests only (tests/unit, tests/integration)
 	$(PY) -m pytest tests/unit tests/integration $(ARGS)
 
-bench: venv ## benchmarks: figures beside a naive baseline run in the same process
+bench: venv ## benchmarks: figures beside a naive baseline run in the same process; renders their pages
 	scripts/bench-tools.sh
 	$(PY) bench/run_all.py
+	$(MAKE) --no-print-directory docs-results
 
 clean: ## remove local state (.data) and build output
 	rm -rf .data build frontend/dist

@@ -74,7 +74,7 @@ def reset_store(db: str) -> None:
         cur.execute("TRUNCATE TABLE messages")
         cur.execute(
             "UPDATE message_stats SET row_count = 0, last_value = NULL, last_id = NULL,"
-            " updated_ms = NULL WHERE id = 1"
+            " last_enqueued_ms = NULL, updated_ms = NULL"  # every summary shard
         )
     conn.close()
 

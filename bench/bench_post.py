@@ -15,26 +15,21 @@ producer with the switch off and one with it on, their wrk runs alternating.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import redis
 from common import (
     BENCH,
-    Proc,
     cpu_seconds,
     database,
     fmt,
-    free_port,
     log,
     median,
     parser,
+    primary_with_replicas,
     processes,
     redis_client,
     redis_queue,
@@ -192,32 +187,6 @@ def main() -> None:
         rows,
     )
     save(args.json, "post", figures)
-
-
-@contextlib.contextmanager
-def primary_with_replicas(replicas: int) -> Iterator[str]:
-    """A private redis-server primary with `replicas` replicas in sync; its URL."""
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is missing")
-    ports = [free_port() for _ in range(replicas + 1)]
-    with tempfile.TemporaryDirectory() as tmp, processes() as started:
-        for i, port in enumerate(ports):
-            argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", tmp, "--dbfilename", f"{port}.rdb"]  # fmt: skip
-            if i:
-                argv += ["--replicaof", "127.0.0.1", str(ports[0])]
-            started.append(Proc(f"redis-{port}", argv, {}))
-        primary = redis.Redis(port=ports[0])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(redis.RedisError):
-                if primary.info("replication")["connected_slaves"] == replicas:
-                    break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"{replicas} replicas did not attach in 30 s")
-        yield f"redis://127.0.0.1:{ports[0]}/0"
 
 
 def wait_cost(replicas: int, runs: int, seconds: int, connections: int, out: Path | None) -> None:

@@ -27,7 +27,18 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SCRIPTS = ("post_cpu", "bench_post", "bench_drain", "bench_get", "bench_latency", "bench_tracing")
+SCRIPTS = (
+    "post_cpu",
+    "bench_post",
+    "bench_drain",
+    "bench_get",
+    "bench_latency",
+    "bench_tracing",
+    "bench_redis_ops",
+    "bench_summary_shards",
+)
+# The scripts that have a --quick mode (one short run); --quick passes it on.
+QUICK = ("bench_redis_ops", "bench_summary_shards")
 RESULTS = BENCH / "results.json"
 
 
@@ -67,9 +78,18 @@ def python() -> str:
     return os.path.relpath(sys.executable, ROOT) if sys.prefix != sys.base_prefix else "python3"
 
 
-def command(name: str, runs: int) -> str:
+def argv(name: str, runs: int, quick: bool) -> list[str]:
+    return [
+        f"bench/{name}.py",
+        "--runs",
+        str(runs),
+        *(["--quick"] if quick and name in QUICK else []),
+    ]
+
+
+def command(name: str, runs: int, quick: bool = False) -> str:
     """The command that reproduces one benchmark's figures, from the repository root."""
-    return shlex.join([python(), f"bench/{name}.py", "--runs", str(runs)])
+    return shlex.join([python(), *argv(name, runs, quick)])
 
 
 def main() -> int:
@@ -77,11 +97,26 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
     p.add_argument("--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS))
     p.add_argument("--output", type=Path, default=RESULTS, help="where the results go (JSON)")
+    p.add_argument("--quick", action="store_true", help=f"pass --quick to {', '.join(QUICK)}")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other benchmarks' figures already in --output (the update is recorded)",
+    )
     args = p.parse_args()
     started = time.monotonic()
     failed = []
     repeat = shlex.join(
-        [python(), "bench/run_all.py", "--runs", str(args.runs), "--only", *args.only]
+        [
+            python(),
+            "bench/run_all.py",
+            "--runs",
+            str(args.runs),
+            "--only",
+            *args.only,
+            *(["--quick"] if args.quick else []),
+            *(["--merge"] if args.merge else []),
+        ]
     )
     results: dict[str, Any] = {
         "command": "make bench" if args.only == list(SCRIPTS) and args.runs == 3 else repeat,
@@ -91,17 +126,31 @@ def main() -> int:
         "runs": args.runs,
         "benchmarks": {},
     }
+    expected = len(args.only)
+    if args.merge and args.output.exists():
+        # The earlier run's record stands; this one is listed as an update of it,
+        # and each benchmark entry says which command measured it and when.
+        results = json.loads(args.output.read_text())
+        results.setdefault("updates", []).append(
+            {"command": repeat, "started": now(), "benchmarks": args.only}
+        )
+        expected = len(set(results["benchmarks"]) | set(args.only))
     for name in args.only:
         print(f"\n=== {name} ===", flush=True)
         entry: dict[str, Any] = {
-            "command": command(name, args.runs),
+            "command": command(name, args.runs, args.quick),
             "started": now(),
             "load_before": machine_load(),
         }
         with tempfile.TemporaryDirectory() as tmp:
             figures_file = Path(tmp) / "figures.json"
-            argv = [sys.executable, str(BENCH / f"{name}.py"), "--runs", str(args.runs)]
-            ok = subprocess.run([*argv, "--json", str(figures_file)], check=False).returncode == 0
+            run = [sys.executable, *argv(name, args.runs, args.quick)]
+            ok = (
+                subprocess.run(
+                    [*run, "--json", str(figures_file)], cwd=ROOT, check=False
+                ).returncode
+                == 0
+            )
             saved = json.loads(figures_file.read_text()) if figures_file.exists() else {}
         if not ok:
             failed.append(name)
@@ -114,17 +163,21 @@ def main() -> int:
         )
         results["benchmarks"][name] = entry
         # After every benchmark: a run cut short keeps what it finished, and says so.
-        results.update(
-            finished=now(),
-            load_after=entry["load_after"],
-            seconds=round(time.monotonic() - started),
-            complete=len(results["benchmarks"]) == len(args.only),
-        )
+        if args.merge and "updates" in results:
+            results["updates"][-1].update(finished=now(), load_after=entry["load_after"])
+        else:
+            results.update(
+                finished=now(),
+                load_after=entry["load_after"],
+                seconds=round(time.monotonic() - started),
+            )
+        results["complete"] = len(results["benchmarks"]) == expected
         args.output.write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
     print(f"\n=== all figures (medians of {args.runs} runs) ===")
     print(json.dumps({k: v["figures"] for k, v in results["benchmarks"].items()}, indent=2))
-    print(f"\nmake bench took {results['seconds']} s; results in {args.output}", flush=True)
-    print("render the docs page: scripts/docs_results.py (make docs-results)", flush=True)
+    took = round(time.monotonic() - started)
+    print(f"\nthis run took {took} s; results in {args.output}", flush=True)
+    print("render the docs pages: make docs-results (make bench does)", flush=True)
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -21,13 +21,15 @@ docs-build: venv ## build the documentation site into build/site with mkdocs --s
 docs-config: venv ## regenerate the settings table of docs/configuration.md from countq.config.Settings
 	$(PY) scripts/docs_config.py
 
-# The benchmark figures from bench/results.json, which make bench writes.
-docs-results: venv ## render docs/performance/results.md's figures from bench/results.json (make bench writes it)
+# The benchmark figures and the capacity model from bench/results.json, which make bench writes.
+docs-results: venv ## render docs/performance/results.md and capacity.md from bench/results.json (make bench does)
 	$(PY) scripts/docs_results.py
+	$(PY) scripts/docs_capacity.py
 
 docs-check: venv ## fail when a generated docs page is stale (make docs-config, make docs-results)
 	$(PY) scripts/docs_config.py --check
 	$(PY) scripts/docs_results.py --check
+	$(PY) scripts/docs_capacity.py --check
 
 # The diagrams are drawn here, not by a script a reader's browser would fetch
 # from a CDN; the SVGs are committed, so only a changed .dot needs Graphviz.

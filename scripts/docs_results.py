@@ -163,6 +163,54 @@ def bench_latency(f: Figures) -> list[str]:
     return rows
 
 
+def bench_redis_ops(f: Figures) -> list[str]:
+    rows = [
+        f"{f['messages']:,} messages on a private `redis-server`, {f['concurrency']} enqueues in"
+        f' flight, reads of {f["batch"]:,}. CPU is the `redis-server` process\'s; "inside" is'
+        " INFO commandstats' time in the command sent.",
+        "",
+        "| phase | command sent | Redis CPU per message | inside the command"
+        " | calls per message | bytes in + out per message |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for phase, sent in (("enqueue", "EVAL"), ("read", "XREADGROUP"), ("ack", "EVALSHA")):
+        p = f[phase]
+        rows.append(
+            f"| {phase} | `{sent}` | {num(p['redis_cpu_us'], 'µs')} | {num(p['command_us'], 'µs')}"
+            f" | {num(p['calls_per_message'], digits=4)} | {num(p['bytes_per_message'], 'B')} |"
+        )
+    return rows
+
+
+def bench_summary_shards(f: Figures) -> list[str]:
+    shards = int(f["shards"])
+    rows = [
+        f"Batches of {f['batch']:,} in one transaction each, {f['seconds']:g} s per case;"
+        f" S = {shards} against S = 1 with the same consumers, in the same invocation."
+        " Row lock waits are the server's `Innodb_row_lock_waits` (and `Innodb_row_lock_time`)"
+        " over the case.",
+        "",
+        "| consumers | S (rows used) | commits/s | commit p50 / p99 | summary UPDATE p50 / p99"
+        " | row lock waits (time) | S = 1 → S: commit p99 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, case in f.items():
+        match = re.fullmatch(r"consumers(\d+)", key)
+        if not match:
+            continue
+        for s in (1, shards):
+            c = case[f"s{s}"]
+            ratio = num(case["ratio"]["commit_p99_ms"], X) if s == shards else ""
+            rows.append(
+                f"| {match[1]} | {s} ({c['rows_used']:g}) | {num(c['commits_per_s'])}"
+                f" | {num(c['commit_p50_ms'], 'ms')} / {num(c['commit_p99_ms'], 'ms')}"
+                f" | {num(c['update_p50_ms'], 'ms')} / {num(c['update_p99_ms'], 'ms')}"
+                f" | {c['server_row_lock_waits']:,.0f} ({c['server_row_lock_time_ms']:,.0f} ms)"
+                f" | {ratio} |"
+            )
+    return rows
+
+
 def generic(f: Figures, prefix: str = "") -> list[str]:
     """A benchmark this script has no table for yet: every figure, flattened."""
     rows = ["| figure | value |", "| --- | --- |"] if not prefix else []
@@ -181,6 +229,8 @@ RENDERERS: dict[str, tuple[str, Callable[[Figures], list[str]]]] = {
     "bench_drain": ("Consumer drain into MariaDB", bench_drain),
     "bench_get": ("GET /count as the table grows", bench_get),
     "bench_latency": ("POST → stored latency", bench_latency),
+    "bench_redis_ops": ("Redis CPU per message: enqueue, read, ack", bench_redis_ops),
+    "bench_summary_shards": ("Summary shards: row lock waits", bench_summary_shards),
 }
 
 
@@ -211,6 +261,12 @@ def section(results: dict[str, Any]) -> str:
         f" {m['mariadb']}, {m['redis']}; `uptime` before: `{results['load_before']['uptime']}`,"
         f" after: `{results['load_after']['uptime']}`.",
     ]
+    for update in results.get("updates", []):
+        out[0] += (
+            f" Updated by `{update['command']}` ({when(update)}): "
+            + ", ".join(update["benchmarks"])
+            + "."
+        )
     if not results.get("complete", True):
         out[0] += (
             " **The run was cut short**: only the benchmarks below finished;"

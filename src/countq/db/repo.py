@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,8 +31,21 @@ class CountSummary:
     updated_ms: int | None
 
 
-def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
-    """Insert a batch and advance the summary, in the caller's transaction.
+def summary_shard(consumer_name: str, shards: int) -> int:
+    """The summary row (1..shards) a consumer writes to: a hash of its name.
+
+    Names end in a random suffix (worker.loop.consumer_name), so the hash is as
+    good as a random pick: a consumer has its row to itself, among c, with
+    probability (1 - 1/S) ** (c - 1); two that share one wait on each other
+    as every consumer did before shards. blake2b, not hash(): the same name
+    gives the same row in every process.
+    """
+    digest = hashlib.blake2b(consumer_name.encode(), digest_size=8).digest()
+    return STATS_ROW_ID + int.from_bytes(digest, "big") % shards
+
+
+def store_batch(conn: Connection, batch: Sequence[Message], shard: int = STATS_ROW_ID) -> int:
+    """Insert a batch and advance the summary row `shard`, in the caller's transaction.
 
     Returns how many rows were new (the rest were redeliveries).
     """
@@ -42,7 +56,18 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
         inserted = conn.exec_driver_sql(_mysql_insert_sql(batch, now_ms)).rowcount
     else:
         inserted = conn.execute(_insert_messages, _rows(batch, now_ms)).rowcount
-    newest = max(batch, key=_age)
+    advance = _advance(shard, max(inserted, 0), now_ms, max(batch, key=_age))
+    # A shard's row is made the first time a consumer writes to it. Rows that
+    # exist take a plain UPDATE by primary key: one row lock, as before shards.
+    # SQLAlchemy's MySQL dialects count matched rows, not changed ones; and a
+    # row the UPDATE left unchanged had nothing added, so running it again is harmless.
+    if conn.execute(advance).rowcount == 0:
+        conn.execute(_new_shard(shard))
+        conn.execute(advance)
+    return int(inserted)
+
+
+def _advance(shard: int, inserted: int, now_ms: int, newest: Message) -> sa.Update:
     # The summary's "last" moves only forward: a reclaimed or redelivered older
     # message is stored after newer ones, and must not replace them.
     is_newer = sa.or_(
@@ -53,16 +78,16 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
             message_stats.c.last_id < newest.message_id,
         ),
     )
-    conn.execute(
+    return (
         message_stats.update()
-        .where(message_stats.c.id == STATS_ROW_ID)
+        .where(message_stats.c.id == shard)
         # MySQL evaluates SET left to right, each assignment seeing the ones
         # before it (SQLite sees the old row throughout): last_enqueued_ms goes
         # last so last_value and last_id are decided on the old row; after
         # last_id moved it still comes out right (the same ms, or a newer one).
         .ordered_values(
-            (message_stats.c.row_count, message_stats.c.row_count + max(inserted, 0)),
-            (message_stats.c.stored_total, message_stats.c.stored_total + max(inserted, 0)),
+            (message_stats.c.row_count, message_stats.c.row_count + inserted),
+            (message_stats.c.stored_total, message_stats.c.stored_total + inserted),
             (message_stats.c.updated_ms, now_ms),
             (message_stats.c.last_value, _if(is_newer, newest.count, message_stats.c.last_value)),
             (message_stats.c.last_id, _if(is_newer, newest.message_id, message_stats.c.last_id)),
@@ -72,7 +97,16 @@ def store_batch(conn: Connection, batch: Sequence[Message]) -> int:
             ),
         )
     )
-    return int(inserted)
+
+
+def _new_shard(shard: int) -> sa.Insert:
+    """An empty summary row; a no-op when another consumer made it meanwhile."""
+    return (
+        message_stats.insert()
+        .values(id=shard, row_count=0, stored_total=0)
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("OR IGNORE", dialect="sqlite")
+    )
 
 
 # A message's age as a sort key, newer is larger: the enqueue time, then the id
@@ -113,13 +147,30 @@ def _mysql_insert_sql(batch: Sequence[Message], now_ms: int) -> str:
     )
 
 
-_summary_query = sa.select(
-    message_stats.c.row_count,
-    message_stats.c.stored_total,
-    message_stats.c.last_value,
-    message_stats.c.last_id,
-    message_stats.c.updated_ms,
-).where(message_stats.c.id == STATS_ROW_ID)
+# The summary is the sum of every shard's row: the rows that SUMMARY_SHARDS
+# names today, and any an earlier, larger SUMMARY_SHARDS left (they still hold
+# counts). At most SUMMARY_SHARDS rows (64 by default, one InnoDB page):
+# constant time, whatever the size of `messages`.
+# One statement, so one consistent snapshot of all of them.
+_totals = sa.select(
+    sa.func.coalesce(sa.func.sum(message_stats.c.row_count), 0).label("rows"),
+    sa.func.coalesce(sa.func.sum(message_stats.c.stored_total), 0).label("stored_total"),
+    sa.func.max(message_stats.c.updated_ms).label("updated_ms"),
+).subquery("totals")
+_summary_query = (
+    sa.select(
+        _totals.c.rows,
+        _totals.c.stored_total,
+        message_stats.c.last_value,
+        message_stats.c.last_id,
+        _totals.c.updated_ms,
+    )
+    .select_from(message_stats.join(_totals, sa.true()))
+    # "last" across shards: the newest by (enqueue time, id), as within one.
+    # NULLs sort last in DESC on both MySQL and SQLite: a shard with no "last" loses.
+    .order_by(message_stats.c.last_enqueued_ms.desc(), message_stats.c.last_id.desc())
+    .limit(1)
+)
 
 
 def read_summary(conn: Connection) -> CountSummary:

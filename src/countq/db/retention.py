@@ -12,6 +12,9 @@ runs do not interleave (a second one returns at once, `ran: false`):
    the summary's `row_count` in the same locked step, so `row_count` stays
    equal to COUNT(*). `stored_total` never goes down.
 
+The summary has SUMMARY_SHARDS rows and only their sum counts: the rows that
+go are taken off the first row (STATS_ROW_ID), which also holds the journal.
+
 The drop holds LOCK TABLES messages, message_stats for one COUNT(*) of the
 partition and the DROP: the consumer waits that long (its insert blocks, no
 error). The DROP itself is a metadata change, whatever the partition's size.
@@ -169,12 +172,15 @@ def _mend(cur: Any) -> str | None:
     if journal is None:
         return None
     if any(name == journal for name, _ in partitions(cur)):
-        cur.execute("UPDATE message_stats SET drop_partition = NULL, drop_rows = NULL")
+        cur.execute(
+            "UPDATE message_stats SET drop_partition = NULL, drop_rows = NULL WHERE id = %s",
+            (STATS_ROW_ID,),
+        )
     else:
         cur.execute(
             "UPDATE message_stats SET row_count = row_count - %s,"
-            " drop_partition = NULL, drop_rows = NULL",
-            (rows,),
+            " drop_partition = NULL, drop_rows = NULL WHERE id = %s",
+            (rows, STATS_ROW_ID),
         )
     log.warning("retention: mended the interrupted drop of %s", journal)
     return str(journal)

@@ -3,9 +3,12 @@
 `messages` holds one row per message, unique on the producer-made id and its
 enqueue time (both travel with the message and never change), so a
 redelivered message is stored once; on MySQL it is partitioned by enqueue day
-(migration 0002, countq.db.retention). `message_stats` is a one-row summary kept
-in the same transaction as the insert: GET /count reads it by primary key, in
-time that does not grow with the table.
+(migration 0002, countq.db.retention). `message_stats` is the summary kept in
+the same transaction as the insert, in SUMMARY_SHARDS rows (0004): each
+consumer adds to one of them, and GET /count sums them, in time that does
+not grow with the table. Only the sum of `row_count` (and of `stored_total`)
+means anything: retention takes dropped rows off row 1 alone, which may take
+that row below zero.
 """
 
 from __future__ import annotations
@@ -48,5 +51,7 @@ message_stats = sa.Table(
     sa.Column("drop_rows", sa.BigInteger, nullable=True),
 )
 
-# The summary's one row (the first migration inserts it).
+# The summary's first row (the first migration inserts it): shard 1, where a
+# consumer of before 0004 still writes, and the home of the retention journal.
+# Shards 2..SUMMARY_SHARDS are made when a consumer first writes to them.
 STATS_ROW_ID = 1

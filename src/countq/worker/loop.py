@@ -84,6 +84,9 @@ class Consumer:
         self.stopping = threading.Event()
         self.queue = ConsumerQueue(settings, self.name)
         self.engine = create_engine(settings, pool_size=1)
+        # Each consumer adds to its own row of the summary, so two of them
+        # rarely wait on one row lock (repo.summary_shard says how it is picked).
+        self.shard = repo.summary_shard(self.name, settings.summary_shards)
         self.alive = alive
         self.retry = Retry(self.stopping, self.queue.ensure_group)
         self._next_claim = 0.0
@@ -95,7 +98,13 @@ class Consumer:
         queued only after its batch's commit. Entries read ahead or not yet
         acked are pending under this consumer like the batch in hand: a crash
         or a stop leaves them to be reclaimed, never lost."""
-        log.info("consumer %s reading %s", self.name, self.settings.stream_key)
+        log.info(
+            "consumer %s reading %s, summary row %d of %d",
+            self.name,
+            self.settings.stream_key,
+            self.shard,
+            self.settings.summary_shards,
+        )
         try:
             self.retry("redis", self.queue.ensure_group)
             with (
@@ -205,7 +214,7 @@ class Consumer:
         rows = tracing.commit(self.engine.dialect.name, "messages", len(batch))
         with rows, self.engine.begin() as conn:
             seen = already_stored(conn, batch) if redelivered and len(batch) > 1 else set()
-            inserted = repo.store_batch(conn, batch)
+            inserted = repo.store_batch(conn, batch, self.shard)
         END_TO_END.observe(just_stored(batch, inserted, seen))
         return inserted
 

@@ -44,11 +44,11 @@ def msg(enqueued_ms: int, count: int = 1, message_id: bytes | None = None) -> Me
     return Message("0-1", message_id or uuid7().bytes, count, enqueued_ms)
 
 
-def store(settings: Settings, *batch: Message) -> int:
+def store(settings: Settings, *batch: Message, shard: int = 1) -> int:
     engine = create_engine(settings)
     try:
         with engine.begin() as conn:
-            return repo.store_batch(conn, batch)
+            return repo.store_batch(conn, batch, shard)
     finally:
         engine.dispose()
 
@@ -190,11 +190,16 @@ def test_a_second_run_waits_for_nobody(settings: Settings) -> None:
 
 
 def test_a_drop_interrupted_after_the_drop_is_mended(settings: Settings, now: int) -> None:
-    store(settings, msg(0), msg(1), msg(now))
+    # On three summary shards: the mend takes the rows off one of them, not each.
+    store(settings, msg(0))
+    store(settings, msg(1), shard=5)
+    store(settings, msg(now), shard=9)
     database = sa.make_url(settings.effective_database_url()).database
     with root_connection(database) as conn, conn.cursor() as cur:
         # What _drop leaves behind when it dies between the DROP and the summary.
-        cur.execute("UPDATE message_stats SET drop_partition = 'pbefore', drop_rows = 2")
+        cur.execute(
+            "UPDATE message_stats SET drop_partition = 'pbefore', drop_rows = 2 WHERE id = 1"
+        )
         cur.execute("ALTER TABLE messages DROP PARTITION pbefore")
     assert db_rows(settings) == (1, 1, 3)
     assert maintain(settings, None).mended == "pbefore"
@@ -202,7 +207,7 @@ def test_a_drop_interrupted_after_the_drop_is_mended(settings: Settings, now: in
     # Journalled but died before the DROP: forgotten, the partition stays.
     with root_connection(database) as conn, conn.cursor() as cur:
         today = partition_name(day_start(now))
-        cur.execute("UPDATE message_stats SET drop_partition = %s", (today,))
+        cur.execute("UPDATE message_stats SET drop_partition = %s WHERE id = 1", (today,))
     assert maintain(settings, None).mended == today
     assert db_rows(settings) == (1, 1, 1)
 
@@ -212,7 +217,8 @@ def test_sqlite_deletes_old_rows_in_batches(tmp_path: Path) -> None:
     engine = create_engine(s)
     upgrade(engine)
     with engine.begin() as conn:
-        repo.store_batch(conn, [msg(i) for i in range(25)] + [msg(now_ms())])
+        repo.store_batch(conn, [msg(i) for i in range(20)] + [msg(now_ms())], 3)
+        repo.store_batch(conn, [msg(i) for i in range(20, 25)], 4)
     assert retention.delete_in_batches(engine, before_ms=1000, batch=10) == 25
     assert retention.maintain(engine, 1, now_ms()).deleted == 0
     with engine.connect() as conn:

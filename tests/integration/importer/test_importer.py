@@ -82,6 +82,10 @@ def test_app_user_can_insert_and_read_but_not_drop_or_create_users(importer_env:
             (uuid.uuid4().bytes,),
         )
         cur.execute("UPDATE message_stats SET row_count = row_count + 1, last_value = 42")
+        # A consumer makes its summary shard's row the first time it writes to it.
+        cur.execute(
+            "INSERT IGNORE INTO message_stats (id, row_count, stored_total) VALUES (7, 0, 0)"
+        )
         cur.execute("SELECT count FROM messages")
         assert cur.fetchall() == ((42,),)
         for sql, code in [
