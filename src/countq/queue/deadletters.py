@@ -16,10 +16,8 @@ from redis.exceptions import ResponseError
 
 from countq.config import Settings
 from countq.credentials import retry_refused
+from countq.queue import keys
 from countq.queue.client import REPLAY_LUA, SyncClient, connect, login_refused, redis_login
-
-# The fields the consumer adds to a message's own when it dead-letters it.
-ADDED_FIELDS = ("source_entry", "reason")
 
 ENTRY_ID = re.compile(r"^\d+(-\d+)?$")
 
@@ -44,12 +42,17 @@ class DeadLetter:
 
     @property
     def reason(self) -> str:
-        return self.fields.get("reason", "")
+        return self.fields.get(keys.REASON, "")
+
+    @property
+    def source_entry(self) -> str | None:
+        """The stream entry id it had."""
+        return self.fields.get(keys.SOURCE_ENTRY)
 
     @property
     def message(self) -> dict[str, str]:
         """The message's own fields, as the producer wrote them."""
-        return {k: v for k, v in self.fields.items() if k not in ADDED_FIELDS}
+        return {k: v for k, v in self.fields.items() if k not in keys.DEAD_LETTER_FIELDS}
 
     @property
     def dead_lettered_ms(self) -> int:
@@ -106,9 +109,9 @@ class DeadLetters:
         a dead letter without message fields.
         """
         s = self.settings
-        keys = [s.stream_key, s.dead_key]
+        script_keys, args = keys.replay_call(s.redis_queue, entry_id, s.max_backlog)
         try:
-            return str(self._call(lambda: self._replay(keys=keys, args=[entry_id, s.max_backlog])))
+            return str(self._call(lambda: self._replay(keys=script_keys, args=args)))
         except ResponseError as exc:
             reply = str(exc)
             if reply.startswith("NOENTRY"):
