@@ -16,12 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from countq.queue import keys
 
-
-class ConfigError(Exception):
-    """A setting a person must fix. The message is one sentence that names the
-    setting (and the server it tried); the CLI prints it and exits 2."""
-
-
 # Ports are 0-65535; 0 asks the OS for a free one where countq binds the port.
 MAX_PORT = 65535
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -3,14 +3,30 @@
 - The keys: each carries the hash tag `{REDIS_QUEUE}`, so the scripts, which
   touch several keys, work on a Redis Cluster too (one slot).
 - The stream entry's fields, and the two a dead letter adds to them.
-- The order of each Lua script's KEYS and ARGV (lua/*.lua). Each script's
-  header states it (`-- KEYS:` and `-- ARGV:` lines, in the names used
-  here), tests/unit/queue/test_keys.py checks the headers against `SCRIPTS`,
-  and the Python side builds every call's arguments through the helper of
-  its script below, never by hand.
+- The order of each Lua script's KEYS and ARGV (lua/*.lua), and the codes
+  it refuses with. Each script's header states them (`-- KEYS:`, `-- ARGV:`
+  and `-- REFUSES:` lines, in the names used here),
+  tests/unit/queue/test_keys.py checks the headers against `SCRIPTS`, and
+  the Python side builds every call's arguments through the helper of its
+  script below, never by hand.
 
 The scripts spell no field name: the names arrive in ARGV, so this module
 is the only place they are written.
+
+One refusal protocol for every script: a refusal is an error reply whose
+first word is a code below (then any detail, as "BACKLOG 10000"), and
+queue/client.py's `refusal` turns each code into its countq.errors class,
+the one place that maps them. Why error replies, and not a 0 or a status
+table: it is how Redis itself refuses (BUSYGROUP, NOSCRIPT), with a code
+and a detail; a refusal can never be read as a result; and an accepted call
+costs nothing to unwrap, its reply stays the entry id, which matters on the
+enqueue hot path. The enqueue script refuses per message: its reply is an
+array in which a refused message's slot is the error reply and every
+accepted one keeps its entry id (redis-py returns an error inside an array
+as a ResponseError in the list, and raises only an error that is the whole
+reply), so part of a batch can be taken and the rest refused in the same
+round trip. Finding nothing to do is not a refusal: replaying a dead letter
+that does not exist returns nil.
 
 This module imports nothing from countq, so the layers below the queue
 (`config`, `messages`) may read it too (the import contract allows them
@@ -55,9 +71,16 @@ REASON = "reason"  # why it could not be stored
 DEAD_LETTER_FIELDS = (SOURCE_ENTRY, REASON)
 
 
+# Refusal codes: the first word of a script's error reply.
+BACKLOG = "BACKLOG"  # the stream is at the bound (MAX_BACKLOG); then its length
+NOT_REPLAYABLE = "NOTREPLAYABLE"  # a dead letter with no message fields
+REFUSALS = (BACKLOG, NOT_REPLAYABLE)
+
+
 @dataclass(frozen=True, slots=True)
 class Script:
-    """A Lua script's calling convention: the names of its KEYS and of its ARGV, in order.
+    """A Lua script's calling convention: the names of its KEYS and of its ARGV, in
+    order, and the codes it refuses with.
 
     `each` names the arguments repeated, in that order, for every item after
     the fixed ones (`per`: what an item is), as the header's
@@ -69,6 +92,7 @@ class Script:
     argv: tuple[str, ...]
     per: str = ""
     each: tuple[str, ...] = ()
+    refuses: tuple[str, ...] = ()
 
 
 ENQUEUE = Script(
@@ -77,6 +101,7 @@ ENQUEUE = Script(
     argv=("bound", *(f"{field}_field" for field in MESSAGE_FIELDS)),
     per="message",
     each=MESSAGE_FIELDS,
+    refuses=(BACKLOG,),
 )
 ACK = Script("ack", keys=("stream",), argv=("group",), per="entry", each=("entry_id",))
 DEAD_LETTER = Script(
@@ -90,6 +115,7 @@ REPLAY = Script(
     "replay",
     keys=("stream", "dead"),
     argv=("dead_entry_id", "bound", *(f"{field}_field" for field in DEAD_LETTER_FIELDS)),
+    refuses=(BACKLOG, NOT_REPLAYABLE),
 )
 SCRIPTS = (ENQUEUE, ACK, DEAD_LETTER, REPLAY)
 

@@ -21,14 +21,23 @@ def names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def lua(script: str) -> str:
+    return (LUA / f"{script}.lua").read_text(encoding="utf-8")
+
+
 def header(script: str) -> keys.Script:
-    """The script's `-- KEYS:` and `-- ARGV: a, b; per item: c, d` lines, as a Script."""
-    text = (LUA / f"{script}.lua").read_text(encoding="utf-8")
+    """The script's `-- KEYS:`, `-- ARGV: a, b; per item: c, d` and `-- REFUSES:`
+    lines, as a Script."""
+    text = lua(script)
     found_keys = re.search(r"^-- KEYS: (.*)$", text, re.MULTILINE)
     found_argv = re.search(r"^-- ARGV: ([^;\n]*)(?:; per (\w+): (.*))?$", text, re.MULTILINE)
     assert found_keys and found_argv, f"{script}.lua states no KEYS or ARGV line"
+    found_refusals = re.search(r"^-- REFUSES: (.*)$", text, re.MULTILINE)
     per, each = found_argv.group(2) or "", found_argv.group(3) or ""
-    return keys.Script(script, names(found_keys[1]), names(found_argv[1]), per, names(each))
+    refuses = names(found_refusals[1]) if found_refusals else ()
+    return keys.Script(
+        script, names(found_keys[1]), names(found_argv[1]), per, names(each), refuses
+    )
 
 
 def test_every_script_is_declared_once() -> None:
@@ -39,6 +48,21 @@ def test_every_script_is_declared_once() -> None:
 @pytest.mark.parametrize("script", keys.SCRIPTS, ids=lambda s: s.name)
 def test_the_header_states_the_declared_order(script: keys.Script) -> None:
     assert header(script.name) == script
+
+
+@pytest.mark.parametrize("script", keys.SCRIPTS, ids=lambda s: s.name)
+def test_a_script_refuses_only_with_the_codes_its_header_states(script: keys.Script) -> None:
+    """The refusal protocol: an error reply whose first word is a keys.py code."""
+    code = r"redis\.error_reply\('(\w+)"
+    assert set(re.findall(code, lua(script.name))) == set(script.refuses)
+    assert set(script.refuses) <= set(keys.REFUSALS)
+
+
+def test_no_refusal_code_is_one_redis_py_raises_a_class_of_its_own_for() -> None:
+    """Else the reply would arrive as that class (NOSCRIPT: NoScriptError, ...)."""
+    from redis._parsers.base import BaseParser
+
+    assert not set(keys.REFUSALS) & set(BaseParser.EXCEPTION_CLASSES)
 
 
 def expected(
