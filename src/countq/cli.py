@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from countq import logs
-from countq.config import ConfigError, Settings, get_settings
+from countq.config import Settings, get_settings
+from countq.errors import ConfigError
 
 COMMANDS = (
     "producer",

@@ -14,11 +14,7 @@ from urllib.parse import quote
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """A setting a person must fix. The message is one sentence that names the
-    setting (and the server it tried); the CLI prints it and exits 2."""
-
+from countq.queue import keys
 
 # Ports are 0-65535; 0 asks the OS for a free one where countq binds the port.
 MAX_PORT = 65535
@@ -228,15 +224,15 @@ class Settings(BaseSettings):
 
     @property
     def stream_key(self) -> str:
-        return f"{{{self.redis_queue}}}:stream"
+        return keys.stream_key(self.redis_queue)
 
     @property
     def dead_key(self) -> str:
-        return f"{{{self.redis_queue}}}:dead"
+        return keys.dead_key(self.redis_queue)
 
     @property
     def group(self) -> str:
-        return "consumers"
+        return keys.GROUP
 
     @property
     def redis_embedded(self) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from countq import aws
+from countq.errors import SecretError
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,6 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _cache: dict[str, dict[str, str]] = {}
 _client: Any = None
-
-
-class SecretError(RuntimeError):
-    """A secret could not be fetched or is not a JSON object of strings."""
 
 
 def _secretsmanager() -> Any:

@@ -18,14 +18,9 @@ from typing import Any, NoReturn
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from countq.config import ConfigError, Settings
-from countq.queue.deadletters import (
-    ENTRY_ID,
-    BacklogFullError,
-    DeadLetter,
-    DeadLetters,
-    NotReplayableError,
-)
+from countq.config import Settings
+from countq.errors import BacklogFull, ConfigError, NotReplayable
+from countq.queue.deadletters import ENTRY_ID, DeadLetter, DeadLetters
 
 PROG = "countq dead-letters"
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -113,7 +108,7 @@ def as_json(d: DeadLetter, now_ms: int) -> dict[str, Any]:
         "id": d.entry_id,
         "dead_for_seconds": round(d.age_s(now_ms), 3),
         "reason": d.reason,
-        "source_entry": d.fields.get("source_entry"),
+        "source_entry": d.source_entry,
         "message": d.message,
     }
 
@@ -154,7 +149,7 @@ def do_show(dead: DeadLetters, args: argparse.Namespace) -> int:
     print(f"id:           {d.entry_id}")
     print(f"dead for:     {age_text(d.age_s(now_ms))}")
     print(f"reason:       {d.reason}")
-    print(f"source entry: {d.fields.get('source_entry', '')}")
+    print(f"source entry: {d.source_entry or ''}")
     for key, value in d.message.items():
         print(f"message {key}: {value}")
     return 0
@@ -166,14 +161,14 @@ def do_replay(dead: DeadLetters, args: argparse.Namespace) -> int:
     for eid in ids:
         try:
             new_id = dead.replay(eid)
-        except BacklogFullError as exc:
+        except BacklogFull as exc:
             print(
                 f"{PROG}: refused at MAX_BACKLOG ({exc}); replayed {replayed}, "
                 f"{len(ids) - replayed} left: run it again once the consumers caught up",
                 file=sys.stderr,
             )
             return 1
-        except NotReplayableError:
+        except NotReplayable:
             print(f"{PROG}: {eid} kept no message fields: nothing to replay", file=sys.stderr)
             status = 1
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from countq.config import ConfigError
+from countq.errors import ConfigError
 
 
 def in_use(port: int) -> bool:

@@ -6,7 +6,8 @@ import zlib
 
 import pytest
 
-from countq.importer.dump import DumpError, Statement, iter_lines, split_statements
+from countq.errors import DumpError
+from countq.importer.dump import Statement, iter_lines, split_statements
 
 DUMP = (
     "-- header; not a statement\r\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from countq import cli
-from countq.config import ConfigError, Settings, get_settings
+from countq.config import Settings, get_settings
+from countq.errors import ConfigError
 from countq.queue.iam import ElastiCacheIAM, iam_login
 
 IAM = {"redis_host": "cache.example", "redis_iam_user": "u", "redis_iam_cache_name": "c"}

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from redis.exceptions import RedisError
 
 from countq import __version__
 from countq.api import errors
@@ -33,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         try:
             await services.queue.ensure_group()
-        except RedisError as exc:  # start anyway: /ready reports it, POST answers 503
+        except errors.REDIS_DOWN as exc:  # start anyway: /ready reports it, POST answers 503
             log.warning("Redis not reachable at start: %s", exc)
         # What exists now lives as long as the process: keep it out of the
         # collector's full passes. Requests in flight at a collection reach

@@ -21,14 +21,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from countq.api.metrics import REFUSED
 from countq.api.schemas import ErrorOut, Json
+from countq.errors import BacklogFull, QueueUnavailable
 from countq.messages import INT64_MAX, INT64_MIN
-from countq.queue.producer import BacklogFull
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY_BYTES = 1024
+# Redis down or not answering as needed, as the producer raises it: redis-py's
+# errors, and ours (countq.errors is not a RedisError: the importer has no redis).
+REDIS_DOWN = (RedisError, QueueUnavailable)
 NOT_JSON = "body is not valid JSON"
 
 # For the OpenAPI document: what each status means, in the shape `error` gives.
@@ -160,5 +163,6 @@ async def _database_down(request: Request, exc: Exception) -> Response:
 
 def add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BacklogFull, _backlog_full)
-    app.add_exception_handler(RedisError, _redis_down)
+    for down in REDIS_DOWN:
+        app.add_exception_handler(down, _redis_down)
     app.add_exception_handler(SQLAlchemyError, _database_down)

@@ -13,8 +13,9 @@ from pymysql.err import OperationalError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from countq.config import ConfigError, Settings
+from countq.config import Settings
 from countq.credentials import Login, retry_refused
+from countq.errors import ConfigError
 
 T = TypeVar("T")
 

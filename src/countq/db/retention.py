@@ -39,11 +39,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from countq.config import ConfigError, Settings
+from countq.config import Settings
 from countq.db import locks
 from countq.db.engine import create_engine, misconfiguration
 from countq.db.locks import named_lock
 from countq.db.tables import STATS_ROW_ID, message_stats, messages
+from countq.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,11 @@ from countq.db import locks
 from countq.db.engine import connect_with_login, mysql_login, mysql_tls
 from countq.db.locks import named_lock
 from countq.db.migrate import create_database_sql, quote_ident
+from countq.errors import Busy
 
 log = logging.getLogger(__name__)
 
 APP_PRIVILEGES = "SELECT, INSERT, UPDATE"
-
-
-class Busy(RuntimeError):
-    """Another importer run holds the database's lock."""
 
 
 def connect(settings: Settings, *, database: str | None = None) -> pymysql.Connection[Any]:

@@ -9,6 +9,8 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from countq.errors import DumpError
+
 # Statements after which MySQL has committed whatever came before (and
 # themselves): DDL, account management, locking and explicit transaction control.
 _IMPLICIT_COMMIT = frozenset(
@@ -41,14 +43,6 @@ _QUOTE_END = {
     "`": re.compile(r"`"),
 }
 _COMMENT_END = re.compile(r"\*/")
-
-
-class DumpError(ValueError):
-    """The dump itself is malformed (unterminated string, bad DELIMITER, bad text)."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 def iter_lines(chunks: Iterable[bytes], *, gzipped: bool = False) -> Iterator[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from countq import logs
 from countq.config import Settings
+from countq.errors import MaintenanceFailed
 from countq.importer.run import run, unlimited
 
 log = logging.getLogger("countq.importer")
@@ -34,18 +35,6 @@ def configure_logging() -> None:
 
 
 HORIZON_METRIC = "PartitionHorizonDays"
-
-
-class MaintenanceFailed(RuntimeError):
-    """A failed maintain, raised out of the handler: its message is the result as JSON.
-
-    Only an exception makes the invocation a Lambda error. A returned `ok: false`
-    is a success to Lambda: its Errors metric stays 0, the schedule's
-    asynchronous invocation is not retried and no alarm fires, while new rows
-    drift towards the overflow partition. provision and import keep returning
-    their result: their callers (deploy.sh, an operator) invoke them
-    synchronously and read it.
-    """
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

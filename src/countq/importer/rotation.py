@@ -29,7 +29,7 @@ from typing import Any
 
 from countq import aws
 from countq.config import Settings
-from countq.credentials import SecretError
+from countq.errors import SecretError
 from countq.importer import admin
 
 log = logging.getLogger(__name__)

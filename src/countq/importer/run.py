@@ -35,8 +35,9 @@ from countq import aws
 from countq.config import Settings
 from countq.db.engine import create_engine
 from countq.db.migrate import upgrade
+from countq.errors import DumpError
 from countq.importer import admin, rotation
-from countq.importer.dump import DumpError, Statement, iter_lines, split_statements
+from countq.importer.dump import Statement, iter_lines, split_statements
 
 log = logging.getLogger(__name__)
 

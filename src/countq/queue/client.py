@@ -25,6 +25,8 @@ from redis.retry import Retry
 
 from countq.config import Settings
 from countq.credentials import Login
+from countq.errors import BacklogFull, NotReplayable, QueueError
+from countq.queue import keys
 from countq.queue.iam import iam_login
 
 # A few hundred milliseconds in all, then the producer answers 503.
@@ -46,6 +48,17 @@ ENQUEUE_LUA = _lua("enqueue")
 ACK_LUA = _lua("ack")
 DEAD_LETTER_LUA = _lua("dead_letter")
 REPLAY_LUA = _lua("replay")  # countq dead-letters replay
+
+
+def refusal(reply: ResponseError, bound: int) -> QueueError | ResponseError:
+    """A script's refusal (keys.py: the refusal protocol) as its countq.errors
+    class; any other error reply as it is."""
+    code, _, detail = str(reply).partition(" ")
+    if code == keys.BACKLOG:
+        return BacklogFull(int(detail), bound)
+    if code == keys.NOT_REPLAYABLE:
+        return NotReplayable("the dead letter kept no message fields")
+    return reply
 
 
 class QueueStats(TypedDict):

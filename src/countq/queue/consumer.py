@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from countq.config import Settings
 from countq.credentials import retry_refused
+from countq.queue import keys
 from countq.queue.client import (
     ACK_LUA,
     DEAD_LETTER_LUA,
@@ -150,16 +151,15 @@ class ConsumerQueue:
     def ack(self, entry_ids: list[str]) -> None:
         """Ack and remove the entries (one script call)."""
         if entry_ids:
-            s = self.settings
-            self._call(lambda: self._ack(keys=[s.stream_key], args=[s.group, *entry_ids]))
+            script_keys, args = keys.ack_call(self.settings.redis_queue, entry_ids)
+            self._call(lambda: self._ack(keys=script_keys, args=args))
 
     def dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
         """Move one entry to the dead-letter stream and ack it, atomically."""
-        s = self.settings
-        record = {**(fields or {}), "source_entry": entry_id, "reason": reason[:500]}
-        args = [s.group, entry_id, *(item for kv in record.items() for item in kv)]
-        self._call(lambda: self._dead_letter(keys=[s.stream_key, s.dead_key], args=args))
-        ids = {"entry_id": entry_id, "message_id": (fields or {}).get("id")}
+        queue = self.settings.redis_queue
+        script_keys, args = keys.dead_letter_call(queue, entry_id, fields or {}, reason[:500])
+        self._call(lambda: self._dead_letter(keys=script_keys, args=args))
+        ids = {"entry_id": entry_id, "message_id": (fields or {}).get(keys.ID)}
         log.warning("dead-lettered entry %s: %s", entry_id, reason, extra=ids)
 
     def stats(self) -> QueueStats:

@@ -16,24 +16,17 @@ from redis.exceptions import ResponseError
 
 from countq.config import Settings
 from countq.credentials import retry_refused
-from countq.queue.client import REPLAY_LUA, SyncClient, connect, login_refused, redis_login
-
-# The fields the consumer adds to a message's own when it dead-letters it.
-ADDED_FIELDS = ("source_entry", "reason")
+from countq.queue import keys
+from countq.queue.client import (
+    REPLAY_LUA,
+    SyncClient,
+    connect,
+    login_refused,
+    redis_login,
+    refusal,
+)
 
 ENTRY_ID = re.compile(r"^\d+(-\d+)?$")
-
-
-class BacklogFullError(Exception):
-    """The stream is at MAX_BACKLOG: replaying now would pass the bound."""
-
-    def __init__(self, length: int, bound: int) -> None:
-        super().__init__(f"the queue holds {length} entries, MAX_BACKLOG is {bound}")
-        self.length = length
-
-
-class NotReplayableError(Exception):
-    """The dead letter kept no message fields (the entry was deleted before it died)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +37,17 @@ class DeadLetter:
 
     @property
     def reason(self) -> str:
-        return self.fields.get("reason", "")
+        return self.fields.get(keys.REASON, "")
+
+    @property
+    def source_entry(self) -> str | None:
+        """The stream entry id it had."""
+        return self.fields.get(keys.SOURCE_ENTRY)
 
     @property
     def message(self) -> dict[str, str]:
         """The message's own fields, as the producer wrote them."""
-        return {k: v for k, v in self.fields.items() if k not in ADDED_FIELDS}
+        return {k: v for k, v in self.fields.items() if k not in keys.DEAD_LETTER_FIELDS}
 
     @property
     def dead_lettered_ms(self) -> int:
@@ -102,22 +100,16 @@ class DeadLetters:
         """Move one dead letter back onto the stream (one atomic script call).
 
         Returns the new stream entry id, or None when there is no such dead
-        letter. Raises BacklogFullError at MAX_BACKLOG, NotReplayableError for
-        a dead letter without message fields.
+        letter. Raises BacklogFull at MAX_BACKLOG, NotReplayable for a dead
+        letter without message fields.
         """
         s = self.settings
-        keys = [s.stream_key, s.dead_key]
+        script_keys, args = keys.replay_call(s.redis_queue, entry_id, s.max_backlog)
         try:
-            return str(self._call(lambda: self._replay(keys=keys, args=[entry_id, s.max_backlog])))
+            new_id = self._call(lambda: self._replay(keys=script_keys, args=args))
         except ResponseError as exc:
-            reply = str(exc)
-            if reply.startswith("NOENTRY"):
-                return None
-            if reply.startswith("BACKLOG"):
-                raise BacklogFullError(int(reply.split()[1]), s.max_backlog) from None
-            if reply.startswith("EMPTY"):
-                raise NotReplayableError(entry_id) from None
-            raise
+            raise refusal(exc, s.max_backlog) from None
+        return None if new_id is None else str(new_id)
 
     def delete(self, entry_ids: list[str]) -> int:
         """Remove these entries; returns how many existed."""

@@ -21,7 +21,8 @@ from typing import Any
 from redis.credentials import CredentialProvider
 
 from countq import aws
-from countq.config import ConfigError, Settings
+from countq.config import Settings
+from countq.errors import ConfigError
 
 TOKEN_EXPIRES_S = 900
 # Signing per connection would be wasted work; reusing a token for 10 minutes

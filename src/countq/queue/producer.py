@@ -18,8 +18,9 @@ from redis.exceptions import (
 
 from countq.config import Settings
 from countq.credentials import retry_refused_async
+from countq.errors import NotReplicated, QueueUnavailable
 from countq.messages import new_message
-from countq.queue import latency
+from countq.queue import keys, latency
 from countq.queue.client import (
     ENQUEUE_LUA,
     QueueStats,
@@ -27,6 +28,7 @@ from countq.queue.client import (
     login_refused,
     raise_unless_busygroup,
     redis_login,
+    refusal,
     stats_from,
     stats_pipeline,
 )
@@ -34,20 +36,6 @@ from countq.queue.outage import Outage
 
 T = TypeVar("T")
 _Waiter = tuple[tuple[str, int, int, str], "asyncio.Future[Any]"]
-
-
-class BacklogFull(Exception):
-    """The stream holds MAX_BACKLOG unstored messages; the producer must refuse."""
-
-
-class QueueUnavailable(RedisError):
-    """Redis did not answer in time, is failing over, or its client failed in a
-    way redis-py does not type; the API answers 503 as for any RedisError."""
-
-
-class NotReplicated(RedisError):
-    """Fewer than REDIS_WAIT_REPLICAS replicas confirmed the write in time: the
-    messages may be stored, but a 202 would promise what is not known."""
 
 
 class ProducerQueue:
@@ -61,7 +49,8 @@ class ProducerQueue:
 
     async def _call(self, call: Callable[[], Awaitable[T]], requests: int = 1) -> T:
         """`call()` within REDIS_TIMEOUT_S; any failure but a plain answer error
-        (NOGROUP, BUSYGROUP, ...) is an outage, raised as a RedisError."""
+        (NOGROUP, BUSYGROUP, ...) is an outage, raised as a RedisError or a
+        QueueUnavailable."""
         attempt = asyncio.ensure_future(retry_refused_async(call, self.login, login_refused))
         # asyncio.wait, not asyncio.timeout: a cancelled cluster client awaits
         # its own clean-up (closing every node's connections) before it lets
@@ -80,7 +69,7 @@ class ProducerQueue:
                 raise  # Redis answered: not an outage
             self.outage.failed(exc, requests)
             raise
-        except RedisError as exc:
+        except (RedisError, QueueUnavailable) as exc:
             self.outage.failed(exc, requests)
             raise
         except Exception as exc:  # the client's own failure (seen: AttributeError mid-failover)
@@ -102,8 +91,7 @@ class ProducerQueue:
         """Append one message; its id. BacklogFull when the stream is at its bound.
         A traceparent (countq.tracing) goes into the entry as a field of its own."""
         message = (*new_message(count), traceparent or "")
-        if not await self._send(message):
-            raise BacklogFull(f"backlog is at its bound of {self.settings.max_backlog} messages")
+        await self._send(message)
         return message[0]
 
     def _send(self, message: tuple[str, int, int, str]) -> asyncio.Future[Any]:
@@ -135,33 +123,37 @@ class ProducerQueue:
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: list[_Waiter]) -> None:
-        args = [self.settings.max_backlog, *(field for message, _ in batch for field in message)]
-        key = self.settings.stream_key
+        s = self.settings
+        call = keys.enqueue_call(s.redis_queue, s.max_backlog, (message for message, _ in batch))
         try:
-            entries = await self._call(lambda: self._enqueue(key, args), requests=len(batch))
+            entries = await self._call(lambda: self._enqueue(*call), requests=len(batch))
         except Exception as exc:  # every waiter gets the failure, never silence
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
         for (_, future), entry in zip(batch, entries, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(entry, ResponseError):  # this message refused, the others not
+                future.set_exception(refusal(entry, s.max_backlog))
+            else:
                 future.set_result(entry)
 
-    async def _enqueue(self, key: str, args: list[Any]) -> list[Any]:
+    async def _enqueue(self, script_keys: list[str], args: list[Any]) -> list[Any]:
         """The enqueue script; with REDIS_WAIT_REPLICAS=N, then WAIT N on the same
         connection (WAIT counts the replicas that have this connection's
         writes), so one WAIT covers the whole batch."""
         replicas = self.settings.redis_wait_replicas
         if not replicas:
-            return await self.client.eval(ENQUEUE_LUA, 1, key, *args)  # type: ignore[no-any-return]
+            return await self.client.eval(ENQUEUE_LUA, 1, *script_keys, *args)  # type: ignore[no-any-return]
         # Half the request's budget, so a missing replica is a 503 in time.
         wait_ms = max(1, int(self.settings.redis_timeout_s * 500))
         pipe: Any = self.client.pipeline(transaction=False)
-        pipe.eval(ENQUEUE_LUA, 1, key, *args)
+        pipe.eval(ENQUEUE_LUA, 1, *script_keys, *args)
         if isinstance(self.client, RedisCluster):
             # Both on the stream's primary, in one node pipeline (one connection).
-            node = self.client.get_node_from_key(key)
+            node = self.client.get_node_from_key(script_keys[0])
             pipe.execute_command("WAIT", replicas, wait_ms, target_nodes=node)
             try:
                 # No redirection: a script re-sent alone elsewhere would not be

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from countq.config import ConfigError, Settings
+from countq.config import Settings
 from countq.db.engine import create_engine
 from countq.db.migrate import migrate
+from countq.errors import ConfigError
 from tests.helpers.tls_mariadb import Pem, TlsMariaDB, issue, make_ca
 
 USER = "countq_tls"

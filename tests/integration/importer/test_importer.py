@@ -15,9 +15,10 @@ import pytest
 
 from countq.config import Settings
 from countq.db import retention
+from countq.errors import MaintenanceFailed
 from countq.importer import run as importer_run
 from countq.importer.admin import lock_name
-from countq.importer.handler import HORIZON_METRIC, MaintenanceFailed, handler, main
+from countq.importer.handler import HORIZON_METRIC, handler, main
 from tests.helpers.database import root_connection
 from tests.helpers.importer import Env
 from tests.repo.infra.harness import free_port

@@ -15,6 +15,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from countq import credentials
+from countq.errors import SecretError
 
 REGION = "eu-west-1"
 
@@ -81,10 +82,10 @@ def test_concurrent_first_reads_make_one_request(sm: Any, monkeypatch: pytest.Mo
 
 
 def test_errors_name_the_arn_never_the_value(sm: Any) -> None:
-    with pytest.raises(credentials.SecretError, match=r"cannot read secret .*missing"):
+    with pytest.raises(SecretError, match=r"cannot read secret .*missing"):
         credentials.get_secret("arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing")
     arn = sm.create_secret(Name="text", SecretString="hunter2-not-json")["ARN"]
-    with pytest.raises(credentials.SecretError, match="is not JSON") as err:
+    with pytest.raises(SecretError, match="is not JSON") as err:
         credentials.get_secret(arn)
     assert "hunter2" not in str(err.value)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from countq.api.deps import HOSTNAME, Database, Queue
-from countq.api.errors import UNAVAILABLE
+from countq.api.errors import REDIS_DOWN, UNAVAILABLE
 from countq.api.metrics import metrics_text
 from countq.api.schemas import Health, Json, Readiness, StatsOut
 from countq.db import repo
@@ -24,7 +23,7 @@ async def ready(queue: Queue, engine: Database) -> Json:
     checks = {"redis": "ok", "database": "ok"}
     try:
         await queue.ping()
-    except RedisError as exc:
+    except REDIS_DOWN as exc:
         checks["redis"] = f"error: {type(exc).__name__}: {exc}"
     try:
         await run_in_threadpool(repo.ping, engine)

@@ -2,20 +2,23 @@
 -- message's own fields (id, count, ts: the same message id, so a message that
 -- was in fact stored is skipped by the unique key, and the same enqueue time)
 -- and the dead-letter stream loses the entry, or nothing changes at all.
--- KEYS: the stream, the dead-letter stream (one hash tag: one slot on a cluster).
--- ARGV: the dead-letter entry id, the backlog bound (MAX_BACKLOG).
--- Returns the new stream entry id, or an error reply:
---   "NOENTRY" (no such dead letter), "EMPTY" (it kept no message fields),
---   "BACKLOG <length>" (the stream is at the bound; refusing is what the
---   producer does too, so replaying never pushes the queue past it).
+-- KEYS: stream, dead
+-- ARGV: dead_entry_id, bound, source_entry_field, reason_field
+-- REFUSES: BACKLOG, NOTREPLAYABLE
+-- (the backlog bound is MAX_BACKLOG; the last two name the fields the
+-- dead-letter stream adds to the message's own.)
+-- Returns the new stream entry id, nil when there is no such dead letter, or
+-- an error reply (keys.py: the refusal protocol): "BACKLOG <length>" (the
+-- stream is at the bound; refusing is what the producer does too, so
+-- replaying never pushes the queue past it), "NOTREPLAYABLE" (it kept no
+-- message fields).
 local found = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])[1]
-if not found then return redis.error_reply('NOENTRY') end
+if not found then return false end
 local length = redis.call('XLEN', KEYS[1])
 if length >= tonumber(ARGV[2]) then
   return redis.error_reply('BACKLOG ' .. length)
 end
--- The dead-letter stream adds these two fields to the message's own.
-local added_by_dead_letter = { source_entry = true, reason = true }
+local added_by_dead_letter = { [ARGV[3]] = true, [ARGV[4]] = true }
 local fields = {}
 local record = found[2]
 for i = 1, #record, 2 do
@@ -24,7 +27,7 @@ for i = 1, #record, 2 do
     fields[#fields + 1] = record[i + 1]
   end
 end
-if #fields == 0 then return redis.error_reply('EMPTY') end
+if #fields == 0 then return redis.error_reply('NOTREPLAYABLE') end
 local new_id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 redis.call('XDEL', KEYS[2], ARGV[1])
 return new_id
