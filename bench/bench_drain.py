@@ -19,73 +19,31 @@ import uuid
 
 from common import (
     BENCH,
+    CHUNK,
     PY,
     Proc,
     countq_env,
-    cpu_seconds,
     database,
     db_name,
+    drain_timed,
     fmt,
     log,
     median,
     mysql,
     parser,
+    prefill_stream,
     processes,
     redis_client,
     redis_queue,
+    reset_store,
     save,
     start_countq,
+    stored,
     table,
     verdict,
 )
 
-from countq.messages import uuid7
-
 TARGET = 100_000
-CHUNK = 2000
-
-
-# A last-delivered id in the far future keeps the group from handing out the
-# entries being prefilled; XGROUP SETID 0 then releases them all at once.
-# Deleting the stream instead fails a consumer blocked in XREADGROUP with
-# "UNBLOCKED the stream key no longer exists" (Redis 7), which it does not retry.
-HOLD_ID = "99999999999999-0"
-
-
-def prefill_stream(r: object, key: str, n: int, group: str) -> None:
-    """N entries as ENQUEUE_LUA writes them, behind a group that does not see them yet."""
-    try:
-        r.xgroup_create(key, group, id="$", mkstream=True)  # type: ignore[attr-defined]
-    except Exception as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-    r.xgroup_setid(key, group, HOLD_ID)  # type: ignore[attr-defined]
-    now_ms = time.time_ns() // 1_000_000
-    for start in range(0, n, CHUNK):
-        pipe = r.pipeline(transaction=False)  # type: ignore[attr-defined]
-        for i in range(start, min(start + CHUNK, n)):
-            pipe.xadd(key, {"id": str(uuid7()), "count": i, "ts": now_ms})
-        pipe.execute()
-
-
-def reset_store(db: str) -> None:
-    conn = mysql(db)
-    with conn.cursor() as cur:
-        cur.execute("TRUNCATE TABLE messages")
-        cur.execute(
-            "UPDATE message_stats SET row_count = 0, last_value = NULL, last_id = NULL,"
-            " last_enqueued_ms = NULL, updated_ms = NULL"  # every summary shard
-        )
-    conn.close()
-
-
-def stored(db: str, table_name: str = "messages") -> tuple[int, int]:
-    conn = mysql(db)
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*), COUNT(DISTINCT message_id) FROM {table_name}")  # noqa: S608
-        rows, distinct = cur.fetchone()  # type: ignore[misc]
-    conn.close()
-    return int(rows), int(distinct)
 
 
 def drain_countq(
@@ -104,18 +62,7 @@ def drain_countq(
             if not started:
                 for _ in range(consumers):
                     start_countq(started, "consumer", db_url, queue, CONSUMER_BATCH_SIZE=batch)
-            cpu0 = sum(cpu_seconds(proc.popen.pid) for proc in started)
-            t0 = time.perf_counter()
-            r.xgroup_setid(key, group, "0")
-            while r.xlen(key) > 0:
-                time.sleep(0.005)
-                for proc in started:
-                    proc.check_alive()
-            elapsed = time.perf_counter() - t0
-            used = sum(cpu_seconds(proc.popen.pid) for proc in started) - cpu0
-            rows, distinct = stored(db)
-            if rows != count or distinct != count:
-                raise RuntimeError(f"stored {rows} rows ({distinct} distinct) of {count}")
+            elapsed, used = drain_timed(r, key, group, db, count, started)
             if run:
                 rates.append(count / elapsed)
                 cpu.append(used / count * 1e6)

@@ -15,19 +15,14 @@ producer with the switch off and one with it on, their wrk runs alternating.
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import redis
 from common import (
-    BENCH,
-    cpu_seconds,
     database,
     fmt,
-    log,
-    median,
+    medians,
     parser,
     primary_with_replicas,
     processes,
@@ -39,51 +34,12 @@ from common import (
     start_reference_http,
     table,
     verdict,
+    wrk_rounds,
 )
 
 TARGET_CEILING_RATIO = 0.7
 TARGET_P99_MS = 25.0
 SERVERS = ("countq", "ceiling", "naive")
-# The Redis server's pid on this host (its CPU counts as countq's work).
-REDIS_PID = int(redis_client().info("server")["process_id"])
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def wrk(port: int, seconds: int, connections: int, pid: int = 0) -> dict[str, float]:
-    """One wrk run; requests/s, p50/p99 in ms, failures, server and Redis CPU us
-    per request (Redis shares the two cores: countq's work includes its)."""
-    cpu0 = cpu_seconds(pid) if pid else 0.0
-    redis0 = cpu_seconds(REDIS_PID)
-    out = subprocess.run(
-        [
-            "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-            "-s", str(BENCH / "post.lua"), f"http://127.0.0.1:{port}/count",
-        ],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    lat = {q: _ms(re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)) for q in (50, 99)}
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    failed = int(bad.group(1)) if bad else 0
-    failed += sum(int(g) for g in errors.groups()) if errors else 0
-    requests = rps * seconds
-    cpu_us = (cpu_seconds(pid) - cpu0) / requests * 1e6 if pid else float("nan")
-    redis_us = (cpu_seconds(REDIS_PID) - redis0) / requests * 1e6
-    return {
-        "rps": rps,
-        "p50_ms": lat[50],
-        "p99_ms": lat[99],
-        "failed": failed,
-        "cpu_us": cpu_us,
-        "redis_cpu_us": redis_us,
-    }
-
-
-def _ms(match: re.Match[str] | None) -> float:
-    if match is None:
-        return float("nan")
-    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def main() -> None:
@@ -120,28 +76,18 @@ def main() -> None:
                 ("ceiling", ceiling_port, ceiling.popen.pid),
                 ("naive", naive_port, naive.popen.pid),
             )
-            runs: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
-            for _, port, _ in servers:
-                wrk(port, 2, args.connections)  # warm-up: connections, code paths, pools
-            for i in range(args.runs):
-                for name, port, pid in servers:
-                    r.delete(f"{{{queue}}}:stream", f"{queue}:list")
-                    result = wrk(port, args.seconds, args.connections, pid)
-                    runs[name].append(result)
-                    log(
-                        f"WEB_CONCURRENCY={workers} run {i + 1} {name}: "
-                        f"{result['rps']:,.0f} req/s, p99 {result['p99_ms']:.2f} ms, "
-                        f"failed {result['failed']:.0f}, "
-                        f"server CPU {result['cpu_us']:.0f} us/request, "
-                        f"Redis {result['redis_cpu_us']:.0f}"
-                    )
+            runs = wrk_rounds(
+                servers,
+                lambda _: r.delete(f"{{{queue}}}:stream", f"{queue}:list"),
+                args.runs,
+                args.seconds,
+                args.connections,
+                f"WEB_CONCURRENCY={workers}",
+            )
             for proc in (countq, ceiling, naive):
                 proc.stop()
                 started.remove(proc)
-            med = {
-                name: {k: median([run[k] for run in results]) for k in results[0]}
-                for name, results in runs.items()
-            }
+            med = medians(runs)
             f = {f"{name}_{k}": v for name in SERVERS for k, v in med[name].items()}
             f["countq_failed"] = max(run["failed"] for run in runs["countq"])
             f["ratio_to_ceiling"] = med["countq"]["rps"] / med["ceiling"]["rps"]
@@ -190,31 +136,27 @@ def main() -> None:
 
 
 def wait_cost(replicas: int, runs: int, seconds: int, connections: int, out: Path | None) -> None:
-    results: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     with (
         database("wait") as db_url,
         primary_with_replicas(replicas) as url,
         processes() as started,
     ):
         r = redis.Redis.from_url(url)
-        servers = {}
+        servers = []
         for name, n in (("off", 0), ("on", replicas)):
             proc, port = start_countq(
                 started, "producer", db_url, f"wait-{name}", REDIS_URL=url, REDIS_WAIT_REPLICAS=n
             )
-            servers[name] = (port, proc.popen.pid)
-            wrk(port, 2, connections)  # warm-up
-        for i in range(runs):
-            for name, (port, pid) in servers.items():
-                r.delete(f"{{wait-{name}}}:stream")
-                result = wrk(port, seconds, connections, pid)
-                results[name].append(result)
-                log(
-                    f"run {i + 1} REDIS_WAIT_REPLICAS={replicas if name == 'on' else 0}: "
-                    f"{result['rps']:,.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
-                    f"p99 {result['p99_ms']:.2f} ms, failed {result['failed']:.0f}"
-                )
-    med = {name: {k: median([run[k] for run in rs]) for k in rs[0]} for name, rs in results.items()}
+            servers.append((name, port, proc.popen.pid))
+        results = wrk_rounds(
+            servers,
+            lambda name: r.delete(f"{{wait-{name}}}:stream"),
+            runs,
+            seconds,
+            connections,
+            f"REDIS_WAIT_REPLICAS={replicas}",
+        )
+    med = medians(results)
     table(
         f"POST /count, REDIS_WAIT_REPLICAS={replicas} vs 0, wrk -t2 -c{connections} "
         f"-d{seconds}s, median of {runs} alternating runs",

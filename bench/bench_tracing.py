@@ -10,31 +10,31 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
-from bench_drain import prefill_stream, reset_store, stored
-from bench_post import wrk
+import redis
 from common import (
-    cpu_seconds,
     database,
     db_name,
+    drain_timed,
     fmt,
     log,
     median,
+    medians,
     parser,
+    prefill_stream,
     processes,
     redis_client,
     redis_queue,
+    reset_store,
     save,
     start_countq,
     start_reference_http,
     table,
+    wrk_rounds,
 )
 from otlp_sink import Sink
 
 from countq.messages import uuid7
-
-CHUNK = 5000
 
 
 def otel_env(sink: Sink, ratio: float) -> dict[str, object]:
@@ -54,12 +54,9 @@ def without_otel() -> None:
 
 def post_figures(
     db_url: str, queue: str, on: dict[str, object], runs: int, seconds: int, connections: int
-) -> dict[str, dict[str, list[float]]]:
-    """req/s and p99 of countq (off, on) and of the ceiling, interleaved runs."""
+) -> dict[str, dict[str, float]]:
+    """Median req/s, p99 and server CPU of countq (off, on) and of the ceiling."""
     r = redis_client()
-    out: dict[str, dict[str, list[float]]] = {
-        k: {"rps": [], "p99_ms": [], "cpu_us": []} for k in ("off", "on", "ceiling")
-    }
     with processes() as started:
         off_proc, off_port = start_countq(started, "producer", db_url, queue)
         on_proc, on_port = start_countq(started, "producer", db_url, queue, **on)
@@ -69,42 +66,35 @@ def post_figures(
             ("on", on_port, on_proc.popen.pid),
             ("ceiling", ceiling_port, ceiling.popen.pid),
         )
-        for _, port, _ in servers:
-            wrk(port, 2, connections)  # warm-up
-        for i in range(runs):
-            for name, port, pid in servers:
-                r.delete(f"{{{queue}}}:stream", f"{queue}:list")
-                result = wrk(port, seconds, connections, pid)
-                for key in out[name]:
-                    out[name][key].append(result[key])
-                log(
-                    f"POST run {i + 1} {name}: {result['rps']:,.0f} req/s, "
-                    f"p99 {result['p99_ms']:.2f} ms, server CPU {result['cpu_us']:.0f} us/request"
-                )
+        results = wrk_rounds(
+            servers,
+            lambda _: r.delete(f"{{{queue}}}:stream", f"{queue}:list"),
+            runs,
+            seconds,
+            connections,
+            "POST",
+        )
     r.close()
-    return out
+    return medians(results)
 
 
-def prefill_traced(r: object, key: str, n: int, group: str, ratio: float) -> None:
+def prefill_traced(r: redis.Redis, key: str, n: int, group: str, ratio: float) -> None:
     """N entries as a tracing-on producer writes them: each with a traceparent,
     `ratio` of them sampled (the consumer links only those)."""
-    prefill_stream(r, key, 0, group)
-    now_ms = time.time_ns() // 1_000_000
     every = max(1, round(1 / ratio)) if ratio else 0
-    for start in range(0, n, CHUNK):
-        pipe = r.pipeline(transaction=False)  # type: ignore[attr-defined]
-        for i in range(start, min(start + CHUNK, n)):
-            flags = "01" if every and i % every == 0 else "00"
-            parent = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-{flags}"
-            fields = {"id": str(uuid7()), "count": i, "ts": now_ms, "traceparent": parent}
-            pipe.xadd(key, fields)
-        pipe.execute()
+
+    def traced(i: int, now_ms: int) -> dict[str, object]:
+        flags = "01" if every and i % every == 0 else "00"
+        parent = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-{flags}"
+        return {"id": str(uuid7()), "count": i, "ts": now_ms, "traceparent": parent}
+
+    prefill_stream(r, key, n, group, traced)
 
 
 def drain_figures(
     db_url: str, queue: str, on: dict[str, object], ratio: float, n: int, runs: int
-) -> dict[str, dict[str, list[float]]]:
-    """msg/s and consumer CPU per message, off and on, interleaved (one consumer each)."""
+) -> dict[str, dict[str, float]]:
+    """Median msg/s and consumer CPU per message, off and on, interleaved (one consumer each)."""
     db = db_name(db_url)
     key, group = f"{{{queue}}}:stream", "consumers"
     r = redis_client()
@@ -119,18 +109,8 @@ def drain_figures(
             else:
                 prefill_stream(r, key, count, group)
             with processes() as started:
-                proc, _ = start_countq(started, "consumer", db_url, queue, **extra)
-                cpu0 = cpu_seconds(proc.popen.pid)
-                t0 = time.perf_counter()
-                r.xgroup_setid(key, group, "0")
-                while r.xlen(key) > 0:
-                    time.sleep(0.005)
-                    proc.check_alive()
-                elapsed = time.perf_counter() - t0
-                used = cpu_seconds(proc.popen.pid) - cpu0
-            rows, distinct = stored(db)
-            if rows != count or distinct != count:
-                raise RuntimeError(f"stored {rows} rows ({distinct} distinct) of {count}")
+                start_countq(started, "consumer", db_url, queue, **extra)
+                elapsed, used = drain_timed(r, key, group, db, count, started)
             if run:
                 out[name]["rate"].append(count / elapsed)
                 out[name]["cpu_us"].append(used / count * 1e6)
@@ -140,7 +120,7 @@ def drain_figures(
                     f"{count / elapsed:,.0f} msg/s, consumer CPU {cpu_us:.1f} us/msg"
                 )
     r.close()
-    return out
+    return {k: {m: median(v) for m, v in d.items()} for k, d in out.items()}
 
 
 def main() -> None:
@@ -156,11 +136,9 @@ def main() -> None:
     with Sink(port=0) as sink:
         on = otel_env(sink, args.ratio)
         with database("tracing") as db_url, redis_queue("tracing") as queue:
-            post = post_figures(db_url, queue, on, args.runs, args.seconds, args.connections)
-            drain = drain_figures(db_url, queue, on, args.ratio, args.messages, args.runs)
+            med = post_figures(db_url, queue, on, args.runs, args.seconds, args.connections)
+            drained = drain_figures(db_url, queue, on, args.ratio, args.messages, args.runs)
         spans = sink.spans
-    med = {k: {m: median(v) for m, v in d.items()} for k, d in post.items()}
-    drained = {k: {m: median(v) for m, v in d.items()} for k, d in drain.items()}
     figures = {
         "post_off_ratio_to_ceiling": med["off"]["rps"] / med["ceiling"]["rps"],
         "post_on_ratio_to_ceiling": med["on"]["rps"] / med["ceiling"]["rps"],

@@ -1,4 +1,6 @@
-"""What every benchmark shares: its own database and queue, real processes, medians.
+"""What every benchmark shares: its own database and queue, real processes, the
+two measures (wrk against POST /count, a consumer's drain of a prefilled
+stream), medians.
 
 Each benchmark creates a MariaDB database and a REDIS_QUEUE of its own, starts
 real `countq` (and naive reference) processes on free ports, and removes all
@@ -10,9 +12,11 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import functools
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,12 +26,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pymysql
 import redis
+
+from countq.messages import uuid7
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -35,6 +41,13 @@ PY = sys.executable
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 LOG_DIR = Path(tempfile.mkdtemp(prefix="countq-bench-"))
+CHUNK = 2000  # stream entries per pipeline
+# A last-delivered id in the far future keeps the group from handing out the
+# entries being prefilled; XGROUP SETID 0 then releases them all at once.
+# Deleting the stream instead fails a consumer blocked in XREADGROUP with
+# "UNBLOCKED the stream key no longer exists" (Redis 7), which it does not retry.
+HOLD_ID = "99999999999999-0"
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 # A dying child's log tail is printed when it is noticed (Proc.check_alive).
 atexit.register(shutil.rmtree, LOG_DIR, ignore_errors=True)
 
@@ -231,6 +244,153 @@ def start_reference_http(
     started.append(proc)
     wait_http(proc, port)
     return proc, port
+
+
+@functools.cache
+def redis_pid() -> int:
+    """The Redis server's pid on this host (its CPU counts as countq's work)."""
+    return int(redis_client().info("server")["process_id"])
+
+
+def wrk(port: int, seconds: int, connections: int, pid: int = 0) -> dict[str, float]:
+    """One wrk run; requests/s, p50/p99 in ms, failures, server and Redis CPU us
+    per request (Redis shares the two cores: countq's work includes its)."""
+    cpu0 = cpu_seconds(pid) if pid else 0.0
+    redis0 = cpu_seconds(redis_pid())
+    out = subprocess.run(
+        [
+            "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "-s", str(BENCH / "post.lua"), f"http://127.0.0.1:{port}/count",
+        ],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {q: _ms(re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)) for q in (50, 99)}
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = int(bad.group(1)) if bad else 0
+    failed += sum(int(g) for g in errors.groups()) if errors else 0
+    requests = rps * seconds
+    cpu_us = (cpu_seconds(pid) - cpu0) / requests * 1e6 if pid else float("nan")
+    redis_us = (cpu_seconds(redis_pid()) - redis0) / requests * 1e6
+    return {
+        "rps": rps,
+        "p50_ms": lat[50],
+        "p99_ms": lat[99],
+        "failed": failed,
+        "cpu_us": cpu_us,
+        "redis_cpu_us": redis_us,
+    }
+
+
+def _ms(match: re.Match[str] | None) -> float:
+    if match is None:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk_rounds(
+    servers: Sequence[tuple[str, int, int]],
+    clear: Callable[[str], object],
+    runs: int,
+    seconds: int,
+    connections: int,
+    label: str,
+) -> dict[str, list[dict[str, float]]]:
+    """Each server's wrk results by name, from `runs` rounds of one run per
+    server (name, port, pid), after a warm-up of each. The rounds alternate the
+    servers so that drift on the shared machine hits all alike; `clear(name)`
+    empties what the server's previous run queued (nothing consumes it here)."""
+    for _, port, _ in servers:
+        wrk(port, 2, connections)  # warm-up: connections, code paths, pools
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in servers}
+    for i in range(runs):
+        for name, port, pid in servers:
+            clear(name)
+            result = wrk(port, seconds, connections, pid)
+            results[name].append(result)
+            log(
+                f"{label} run {i + 1} {name}: "
+                f"{result['rps']:,.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
+                f"p99 {result['p99_ms']:.2f} ms, failed {result['failed']:.0f}, "
+                f"server CPU {result['cpu_us']:.0f} us/request, "
+                f"Redis {result['redis_cpu_us']:.0f}"
+            )
+    return results
+
+
+def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each name's median of each figure over its runs."""
+    return {
+        name: {k: median([run[k] for run in runs]) for k in runs[0]}
+        for name, runs in results.items()
+    }
+
+
+def prefill_stream(
+    r: redis.Redis,
+    key: str,
+    n: int,
+    group: str,
+    fields: Callable[[int, int], dict[str, object]] | None = None,
+) -> None:
+    """N entries behind a group that does not see them yet (drain_timed releases
+    them): as ENQUEUE_LUA writes them, or `fields(i, now_ms)`."""
+    try:
+        r.xgroup_create(key, group, id="$", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    r.xgroup_setid(key, group, HOLD_ID)
+    now_ms = time.time_ns() // 1_000_000
+    for start in range(0, n, CHUNK):
+        pipe = r.pipeline(transaction=False)
+        for i in range(start, min(start + CHUNK, n)):
+            entry = fields(i, now_ms) if fields else {"id": str(uuid7()), "count": i, "ts": now_ms}
+            pipe.xadd(key, entry)  # type: ignore[arg-type]
+        pipe.execute()
+
+
+def reset_store(db: str) -> None:
+    conn = mysql(db)
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE TABLE messages")
+        cur.execute(
+            "UPDATE message_stats SET row_count = 0, last_value = NULL, last_id = NULL,"
+            " last_enqueued_ms = NULL, updated_ms = NULL"  # every summary shard
+        )
+    conn.close()
+
+
+def stored(db: str, table_name: str = "messages") -> tuple[int, int]:
+    conn = mysql(db)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*), COUNT(DISTINCT message_id) FROM {table_name}")  # noqa: S608
+        rows, distinct = cur.fetchone()  # type: ignore[misc]
+    conn.close()
+    return int(rows), int(distinct)
+
+
+def drain_timed(
+    r: redis.Redis, key: str, group: str, db: str, count: int, consumers: Sequence[Proc]
+) -> tuple[float, float]:
+    """Releases the `count` entries prefill_stream held back and times the
+    consumers' drain: the seconds until the stream is empty (an entry is deleted
+    only after its row is committed) and the CPU seconds they used meanwhile.
+    Every entry must then be stored once."""
+    cpu0 = sum(cpu_seconds(proc.popen.pid) for proc in consumers)
+    t0 = time.perf_counter()
+    r.xgroup_setid(key, group, "0")
+    while r.xlen(key) > 0:
+        time.sleep(0.005)
+        for proc in consumers:
+            proc.check_alive()
+    elapsed = time.perf_counter() - t0
+    used = sum(cpu_seconds(proc.popen.pid) for proc in consumers) - cpu0
+    rows, distinct = stored(db)
+    if rows != count or distinct != count:
+        raise RuntimeError(f"stored {rows} rows ({distinct} distinct) of {count}")
+    return elapsed, used
 
 
 def percentile(values: Sequence[float], q: float) -> float:

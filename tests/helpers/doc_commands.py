@@ -153,17 +153,22 @@ def check_countq(command: Command) -> None:
 
 
 @cache
-def make_targets(root: Path) -> frozenset[str]:
-    # -p prints make's database without building anything (-q, no rules run).
-    database = subprocess.run(
+def make_database(root: Path) -> str:
+    """make's database of rules and variables, as `make -p` prints it."""
+    # -q: no rule runs (the database is printed without building anything).
+    return subprocess.run(
         ["make", "-pRrq", "-f", "Makefile", ":"],
         cwd=root,
         capture_output=True,
         text=True,
         timeout=60,
     ).stdout
+
+
+def make_targets(root: Path) -> frozenset[str]:
     return frozenset(
-        match[1] for match in re.finditer(r"^([A-Za-z0-9][\w.-]*):(?!=)", database, flags=re.M)
+        match[1]
+        for match in re.finditer(r"^([A-Za-z0-9][\w.-]*):(?!=)", make_database(root), flags=re.M)
     )
 
 

@@ -8,21 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redis
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from bench.otlp_sink import Sink
 from countq.config import Settings
 from countq.messages import uuid7
 from tests.helpers.database import db_rows
@@ -30,55 +24,14 @@ from tests.helpers.processes import LiveStack, free_port, settings_env, wait_unt
 from tests.helpers.services import REDIS_URL, ROOT
 
 
-class OtlpReceiver:
-    """An OTLP/HTTP traces endpoint (POST /v1/traces, protobuf), keeping every span."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[str, Span]] = []  # (service.name, span)
-        self.paths: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.paths.append(self.path)
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                for resource_spans in request.resource_spans:
-                    attributes = {
-                        a.key: a.value.string_value for a in resource_spans.resource.attributes
-                    }
-                    for scope_spans in resource_spans.scope_spans:
-                        for span in scope_spans.spans:
-                            receiver.spans.append((attributes.get("service.name", ""), span))
-                reply = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def named(self, prefix: str) -> list[Span]:
-        return [span for _, span in self.spans if span.name.startswith(prefix)]
+@pytest.fixture
+def receiver() -> Iterator[Sink]:
+    with Sink(port=0, keeping=True) as sink:
+        yield sink
 
 
 @pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    r = OtlpReceiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
-
-
-@pytest.fixture
-def traced_stack(settings: Settings, tmp_path: Path, receiver: OtlpReceiver) -> Iterator[LiveStack]:
+def traced_stack(settings: Settings, tmp_path: Path, receiver: Sink) -> Iterator[LiveStack]:
     env = {
         **settings_env(settings),
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
@@ -96,13 +49,13 @@ def traced_stack(settings: Settings, tmp_path: Path, receiver: OtlpReceiver) -> 
 
 
 def test_a_message_is_one_trace_from_post_to_commit_and_ack(
-    traced_stack: LiveStack, receiver: OtlpReceiver, settings: Settings
+    traced_stack: LiveStack, receiver: Sink, settings: Settings
 ) -> None:
     answer = httpx.post(f"{traced_stack.url}/count", json={"count": 7})
     assert answer.status_code == 202
     message_id = answer.json()["id"]
     wait_until(lambda: receiver.named("ack "), timeout=30)
-    assert set(receiver.paths) == {"/v1/traces"}
+    assert receiver.paths == {"/v1/traces"}
 
     (send,) = receiver.named("send ")
     assert send.kind == Span.SPAN_KIND_PRODUCER
@@ -123,12 +76,12 @@ def test_a_message_is_one_trace_from_post_to_commit_and_ack(
     (ack,) = receiver.named("ack ")
     for child in (commit, ack):
         assert (child.trace_id, child.parent_span_id) == (batch.trace_id, batch.span_id)
-    services = {service for service, _ in receiver.spans}
+    services = {service for service, _ in receiver.kept}
     assert services == {"countq-producer", "countq-consumer"}
 
 
 def test_an_entry_without_traceparent_is_stored_and_counted(
-    traced_stack: LiveStack, receiver: OtlpReceiver, settings: Settings
+    traced_stack: LiveStack, receiver: Sink, settings: Settings
 ) -> None:
     """As entries written before tracing (or by a producer with it off) are."""
     r = redis.Redis.from_url(REDIS_URL)

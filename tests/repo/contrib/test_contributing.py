@@ -14,30 +14,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from tests.helpers.doc_commands import make_database, make_targets
+
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "CONTRIBUTING.md"
 MIGRATIONS = ROOT / "src" / "countq" / "db" / "migrations"
 
 
-def make_targets() -> set[str]:
-    # -p prints make's database without building anything (-q, no rules run).
-    database = subprocess.run(
-        ["make", "-pRrq", "-f", "Makefile", ":"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return {match[1] for match in re.finditer(r"^([A-Za-z0-9][\w.-]*):(?!=)", database, flags=re.M)}
-
-
 def test_make_help_lists_every_target_with_one_line() -> None:
-    database = subprocess.run(
-        ["make", "-pRrq", "-f", "Makefile", ":"], cwd=ROOT, capture_output=True, text=True
-    ).stdout
     phony = {
         target
-        for line in database.splitlines()
+        for line in make_database(ROOT).splitlines()
         if line.startswith(".PHONY:")
         for target in line.split(":", 1)[1].split()
     }
@@ -75,7 +62,7 @@ def test_make_run_installs_countq_without_the_test_and_lint_tools() -> None:
 def test_every_make_target_in_the_guide_exists() -> None:
     mentioned = set(re.findall(r"\bmake ([a-z][\w-]*)", GUIDE.read_text()))
     assert {"venv", "test", "lint"} <= mentioned
-    missing = mentioned - make_targets()
+    missing = mentioned - make_targets(ROOT)
     assert not missing, f"CONTRIBUTING.md names make targets that do not exist: {missing}"
 
 

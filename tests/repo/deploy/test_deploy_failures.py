@@ -13,6 +13,7 @@ upload) is answered by plain fakes here: the deploy replay runs it for real.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -49,6 +50,9 @@ if [[ "$*" == "output -json" ]]; then cat "$OUTPUTS_JSON"; fi
 """
 FAKE_OK = "#!/bin/sh\nexit 0\n"
 DEPLOY_FLAGS = ["--profile", "", "--region", REGION, "--env", ENV, "--yes"]
+
+# A stack built in moto and four deploy.sh runs: minutes (339 s measured here).
+pytestmark = pytest.mark.slow
 
 
 @dataclass
@@ -237,6 +241,18 @@ def deploy(stack: Stack, repo: Path, tmp_path: Path) -> subprocess.CompletedProc
     )
 
 
+@contextlib.contextmanager
+def scaled_to_zero(stack: Stack, service: str) -> Iterator[None]:
+    """`service` with no task wanted while the block runs, one again after it
+    (as build_stack made it), so the module's later tests find the stack whole."""
+    ecs = stack.client("ecs")
+    ecs.update_service(cluster=stack.cluster, service=service, desiredCount=0)
+    try:
+        yield
+    finally:
+        ecs.update_service(cluster=stack.cluster, service=service, desiredCount=1)
+
+
 def test_a_healthy_stack_passes_the_waiter_and_the_smoke_test(
     stack: Stack, repo: Path, tmp_path: Path
 ) -> None:
@@ -273,12 +289,8 @@ def test_a_consumer_that_never_runs_fails_the_smoke_test(
     stack: Stack, repo: Path, tmp_path: Path
 ) -> None:
     """Scaled to 0 the consumer is stable, and nothing stores the POSTed value."""
-    ecs = stack.client("ecs")
-    ecs.update_service(cluster=stack.cluster, service="consumer", desiredCount=0)
-    try:
+    with scaled_to_zero(stack, "consumer"):
         proc = deploy(stack, repo, tmp_path)
-    finally:
-        ecs.update_service(cluster=stack.cluster, service="consumer", desiredCount=1)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "deploy.sh: smoke test: GET /count never showed " in proc.stderr
     (last,) = [line for line in proc.stderr.splitlines() if "never showed" in line]
@@ -288,12 +300,8 @@ def test_a_consumer_that_never_runs_fails_the_smoke_test(
 def test_no_producer_behind_the_load_balancer_fails_the_post(
     stack: Stack, repo: Path, tmp_path: Path
 ) -> None:
-    ecs = stack.client("ecs")
-    ecs.update_service(cluster=stack.cluster, service="producer", desiredCount=0)
-    try:
+    with scaled_to_zero(stack, "producer"):
         proc = deploy(stack, repo, tmp_path)
-    finally:
-        ecs.update_service(cluster=stack.cluster, service="producer", desiredCount=1)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "curl: (22) The requested URL returned error: 503" in proc.stderr
     assert f"deploy.sh: smoke test: POST {stack.outputs['cloudfront_url']}/count failed" in (

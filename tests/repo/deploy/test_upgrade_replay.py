@@ -31,6 +31,7 @@ def reached(done: Upgrade, label: str) -> None:
     assert run.returncode == 0, run.tail()
 
 
+@pytest.mark.slow  # the upgraded fixture: two deploy.sh replays on moto
 def test_the_recorded_release_deploys_then_upgrades(upgraded: Upgrade) -> None:
     reached(upgraded, BASELINE)
     reached(upgraded, UPGRADE)
@@ -39,6 +40,7 @@ def test_the_recorded_release_deploys_then_upgrades(upgraded: Upgrade) -> None:
     assert len(upgraded.plans) == 2
 
 
+@pytest.mark.slow  # the upgraded fixture: two deploy.sh replays on moto
 def test_the_upgrade_replaces_nothing_unexplained(upgraded: Upgrade) -> None:
     # Judged on the plans, also when an apply then failed (as replacing a group
     # that another still references fails in AWS).
@@ -57,6 +59,7 @@ def actions(plan: dict[str, Any], address: str) -> list[str]:
     return list(change["change"]["actions"])
 
 
+@pytest.mark.slow  # the upgraded fixture: two deploy.sh replays on moto
 def test_a_parameter_family_change_creates_the_new_group_first(upgraded: Upgrade) -> None:
     """The provider's aws_db_parameter_group docs: a family change during a
     major version upgrade needs create_before_destroy, else the group in use

@@ -16,7 +16,7 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from countq.worker.retry import Retry, Stopping
 
@@ -82,6 +82,8 @@ def test_a_deleted_stream_or_group_is_recreated_then_retried(reply: str) -> None
     [
         ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
         IntegrityError("INSERT", {}, Exception("duplicate")),  # the data: the caller decides
+        DataError("INSERT", {}, Exception("out of range")),
+        OverflowError("a value the driver cannot bind"),
         ValueError("a bug, not an outage"),
     ],
 )
