@@ -13,7 +13,7 @@ import json
 import re
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,14 +30,6 @@ from countq.queue.deadletters import (
 PROG = "countq dead-letters"
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments are one line and exit 2, like a bad setting (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{PROG}: {message} (see {PROG} --help)", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def entry_id(text: str) -> str:
@@ -61,8 +53,13 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Inspect, replay and purge the dead-letter stream.")
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "dead-letters",
+        help="list | show | replay | purge the dead-letter stream",
+        description="Inspect, replay and purge the dead-letter stream.",
+    )
+    p.set_defaults(handler=handler, iam_login=True, misuse=misuse)
     sub = p.add_subparsers(dest="action", required=True, metavar="list|show|replay|purge")
     ls = sub.add_parser("list", help="newest first: id, age, reason, the message's fields")
     ls.add_argument("--limit", type=positive, default=20, help="at most this many (default 20)")
@@ -81,16 +78,18 @@ def parser() -> argparse.ArgumentParser:
         "--older-than", type=duration_s, metavar="AGE", help="dead-lettered longer ago (7d, 12h)"
     )
     purge.add_argument("--yes", action="store_true", help="do not ask")
-    return p
 
 
-def main(argv: list[str], settings: Settings) -> int:
-    p = parser()
-    args = p.parse_args(argv)
+def misuse(args: argparse.Namespace) -> str | None:
+    """What the parsers cannot say alone: one of two ways to name the entries."""
     if args.action == "replay" and bool(args.ids) == args.all:
-        p.error("replay takes entry ids or --all (one of the two)")
+        return "replay takes entry ids or --all (one of the two)"
     if args.action == "purge" and bool(args.ids) == (args.older_than is not None):
-        p.error("purge takes entry ids or --older-than AGE (one of the two)")
+        return "purge takes entry ids or --older-than AGE (one of the two)"
+    return None
+
+
+def handler(args: argparse.Namespace, settings: Settings) -> int:
     try:
         dead = DeadLetters(settings)
         try:
