@@ -46,7 +46,7 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def parser() -> tuple[OneLineParser, dict[str, argparse.ArgumentParser]]:
+def parser() -> tuple[OneLineParser, dict[str, OneLineParser]]:
     """The `countq` parser, and each command's parser by name."""
     top = OneLineParser(prog="countq", description="countq: HTTP -> Redis stream -> database.")
     subparsers = top.add_subparsers(dest="command", required=True, metavar="command")

@@ -2,7 +2,9 @@
 
 Exit status: 0 done; 1 something asked for was not done (no such entry, the
 queue at MAX_BACKLOG, a purge not confirmed); 2 bad arguments or Redis not
-reachable, in one line. The Redis side is countq.queue.deadletters.
+reachable, in one line. The Redis side is countq.queue.deadletters, imported
+only when this command runs: every `countq` (the health check too) parses with
+this module's parser.
 """
 
 from __future__ import annotations
@@ -13,19 +15,12 @@ import json
 import re
 import sys
 import time
-from typing import Any
-
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from typing import TYPE_CHECKING, Any
 
 from countq.config import ConfigError, Settings
-from countq.queue.deadletters import (
-    ENTRY_ID,
-    BacklogFullError,
-    DeadLetter,
-    DeadLetters,
-    NotReplayableError,
-)
+
+if TYPE_CHECKING:
+    from countq.queue.deadletters import DeadLetter, DeadLetters
 
 PROG = "countq dead-letters"
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -33,6 +28,8 @@ UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def entry_id(text: str) -> str:
+    from countq.queue.deadletters import ENTRY_ID
+
     if not ENTRY_ID.match(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a stream entry id (like 1764283170123-0)"
@@ -90,6 +87,11 @@ def misuse(args: argparse.Namespace) -> str | None:
 
 
 def handler(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from countq.queue.deadletters import DeadLetters
+
     try:
         dead = DeadLetters(settings)
         try:
@@ -160,6 +162,8 @@ def do_show(dead: DeadLetters, args: argparse.Namespace) -> int:
 
 
 def do_replay(dead: DeadLetters, args: argparse.Namespace) -> int:
+    from countq.queue.deadletters import BacklogFullError, NotReplayableError
+
     ids = dead.all_ids() if args.all else args.ids
     status, replayed = 0, 0
     for eid in ids:

@@ -63,6 +63,7 @@ def test_ages_in_the_two_largest_units(seconds: float, text: str) -> None:
             " purge",
             "argument --older-than: '7 days' is not a duration",
         ),
+        (["show"], " show", "the following arguments are required: id"),
         (["show", "latest"], " show", "argument id: 'latest' is not a stream entry id"),
         (["list", "--limit", "0"], " list", "argument --limit: '0' is not a whole number above 0"),
         (["drop"], "", "argument list|show|replay|purge: invalid choice: 'drop'"),
