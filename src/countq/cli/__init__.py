@@ -22,16 +22,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from countq import logs
-from countq.cli import (
-    check,
-    consumer,
-    dead_letters,
-    dev,
-    importer,
-    maintain,
-    migrate,
-    producer,
-)
+from countq.cli import check, consumer, dead_letters, dev, importer, maintain, migrate, producer
 from countq.config import ConfigError, get_settings
 
 COMMANDS = (producer, consumer, check, migrate, dev, importer, dead_letters, maintain)
