@@ -6,7 +6,6 @@ help` reads). Used by tests/repo/docs and tests/repo/contrib/test_runbook.py.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shlex
 import subprocess
@@ -15,12 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from awscli.clidriver import ServiceCommand, create_clidriver
 
-from countq import cli, deadletters
-from countq.importer import handler as importer
+from countq import cli
 
 # Fences whose lines are commands; a ```text block is a synopsis, not a command.
 SHELL_FENCES = {"sh", "bash", "shell", "console"}
@@ -101,52 +98,19 @@ def tool(command: Command) -> str:
 # --- countq ----------------------------------------------------------------------------
 
 
-class _Parsed(Exception):
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        self.parser = parser
-
-
-def _parser_of(entry: Any, argv: list[str]) -> argparse.ArgumentParser:
-    """The parser an entry point builds, caught as it parses: the real one, not a copy."""
-
-    def catch(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
-        raise _Parsed(self)
-
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", catch):
-        try:
-            entry(argv)
-        except _Parsed as parsed:
-            return parsed.parser
-    raise AssertionError(f"{entry} parsed nothing")
-
-
-@cache
-def countq_parser() -> argparse.ArgumentParser:
-    return _parser_of(cli.main, ["check"])
-
-
-@cache
-def importer_parser() -> argparse.ArgumentParser:
-    return _parser_of(importer.main, ["provision"])
-
-
 # What a page writes for "an entry id"; `...` elides the rest of a command.
 PLACEHOLDERS = {"<id>": "1764283170123-0"}
 
 
 def check_countq(command: Command) -> None:
-    """Parses as `countq` would (argparse exits 2 on a bad one, which fails the test)."""
+    """Parses as `countq` would, with the real CLI's parsers: a wrong command,
+    action, option or value exits 2 (SystemExit fails the test). A `code span` in
+    prose may name a command (`countq dead-letters`) without what it needs."""
     argv = [PLACEHOLDERS.get(a, a) for a in command.argv[1:] if a != "..."]
-    args = countq_parser().parse_args(argv)
-    if args.command == "dead-letters":
-        if args.args or not command.inline:
-            deadletters.parser().parse_args(args.args)
-    elif args.command == "importer":
-        if args.args or not command.inline:
-            importer_parser().parse_args(args.args)
-    else:
-        # Nothing else takes arguments: countq would ignore them.
-        assert not args.args, f"{command}: `countq {args.command}` takes no arguments"
+    if command.inline and len(argv) == 1:
+        assert argv[0] in cli.names(), f"{command}: no command {argv[0]}"
+        return
+    cli.parse(argv)
 
 
 # --- make ------------------------------------------------------------------------------

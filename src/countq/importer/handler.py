@@ -1,8 +1,8 @@
-"""Entry points: the Lambda's `handler`, and its twin on a shell, `countq importer`."""
+"""The Lambda's entry point, `handler`; its twin on a shell is `countq importer`
+(countq.cli.importer)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import logging.config
@@ -76,27 +76,3 @@ def horizon_metric(days: float, settings: Settings) -> str:
             HORIZON_METRIC: days,
         }
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`countq importer provision | import --bucket B --key K`: prints the result as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="countq importer", description="What the importer Lambda does, from a shell."
-    )
-    sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser(
-        "provision",
-        help="create the database, run the migrations as the master user, "
-        "create or update the application's user",
-    )
-    sub.add_parser("maintain", help="create partitions ahead, drop the ones past RETENTION_DAYS")
-    imp = sub.add_parser("import", help="run an SQL dump from S3 (.gz accepted)")
-    imp.add_argument("--bucket", required=True)
-    imp.add_argument("--key", required=True)
-    args = parser.parse_args(argv)
-    event = {"action": args.action}
-    if args.action == "import":
-        event.update(bucket=args.bucket, key=args.key)
-    result = run(event).as_json()
-    print(json.dumps(result, indent=2, default=str))
-    return 0 if result["ok"] else 1

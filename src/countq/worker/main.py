@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from countq.config import Settings
-from countq.health import Heartbeat
+from countq.worker.heartbeat import Heartbeat
 from countq.worker.loop import Consumer
 from countq.worker.metrics import CloudWatch, serve_metrics
 

@@ -204,3 +204,33 @@ def test_consumer_port_zero_prints_the_port_it_got(tmp_path: Path) -> None:
     finally:
         consumer.send_signal(signal.SIGTERM)
         assert consumer.wait(timeout=15) == 0, log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        ("WEB_CONCURRENCY", "0", "Input should be greater than or equal to 1"),
+        ("MAX_DELIVERIES", "0", "Input should be greater than or equal to 1"),
+        ("MAX_BACKLOG", "0", "Input should be greater than or equal to 1"),
+        ("HTTP_PORT", "65536", "Input should be less than or equal to 65535"),
+        ("CONSUMER_BLOCK_MS", "0", "Input should be greater than 0"),
+        ("METRICS_INTERVAL_S", "0", "Input should be greater than 0"),
+        ("LOG_LEVEL", "loud", "Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'"),
+    ],
+)
+def test_a_setting_out_of_bounds_is_one_line_and_exit_2(
+    tmp_path: Path, variable: str, value: str, sentence: str
+) -> None:
+    """The real CLI, before it starts anything: one line naming the variable."""
+    env = clean_env(tmp_path, **{variable: value})
+    result = subprocess.run(
+        [sys.executable, "-m", "countq", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"countq: {variable}=")
+    assert line.endswith(sentence)

@@ -7,10 +7,8 @@ import subprocess
 import sys
 import time
 
-import pytest
 import redis
 
-from countq import deadletters
 from countq.config import Settings
 from countq.db import repo
 from countq.db.engine import create_engine
@@ -158,29 +156,7 @@ def test_replay_by_id_reports_the_ones_not_there(settings: Settings) -> None:
     assert set(fields) == {"id", "count", "ts"}
 
 
-@pytest.mark.parametrize(
-    ("argv", "error"),
-    [
-        ([], "the following arguments are required: list|show|replay|purge"),
-        (["drop"], "argument list|show|replay|purge: invalid choice: 'drop'"),
-        (["list", "--limit", "0"], "argument --limit: '0' is not a whole number above 0"),
-        (["show"], "the following arguments are required: id"),
-        (["show", "abc"], "argument id: 'abc' is not a stream entry id (like 1764283170123-0)"),
-        (["replay"], "replay takes entry ids or --all (one of the two)"),
-        (["replay", "1-0", "--all"], "replay takes entry ids or --all (one of the two)"),
-        (["purge", "--yes"], "purge takes entry ids or --older-than AGE (one of the two)"),
-        (["purge", "--older-than", "7 days"], "argument --older-than: '7 days' is not a duration"),
-    ],
-)
-def test_bad_arguments_are_one_line_and_exit_2(
-    argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exited:
-        deadletters.main(argv, Settings(redis_url="redis://127.0.0.1:1/0"))
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1, err
-    assert err.startswith(f"countq dead-letters: {error}"), err
+# Wrong arguments, said before Redis is dialled: tests/unit/cli/test_dead_letters.py.
 
 
 def test_an_unreachable_redis_is_one_line_and_exit_2(settings: Settings) -> None:

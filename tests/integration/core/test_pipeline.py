@@ -178,7 +178,7 @@ def test_make_run_stack_on_the_embedded_default(tmp_path: Path) -> None:
 def test_restart_of_the_embedded_stack_keeps_data(tmp_path: Path) -> None:
     """Embedded Redis keeps an AOF and SQLite a file: a restart loses nothing queued."""
     settings = Settings(data_dir=tmp_path, redis_queue="embedded")
-    from countq.embedded import start_redis
+    from countq.cli.embedded import start_redis
 
     server = start_redis(settings)
     migrate(settings.effective_database_url())

@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pymysql
 import pytest
 
+from countq import cli
 from countq.config import Settings
 from countq.db import retention
 from countq.errors import MaintenanceFailed
 from countq.importer import run as importer_run
 from countq.importer.admin import lock_name
-from countq.importer.handler import HORIZON_METRIC, handler, main
+from countq.importer.handler import HORIZON_METRIC, handler
 from tests.helpers.database import root_connection
 from tests.helpers.importer import Env
 from tests.repo.infra.harness import free_port
@@ -26,6 +27,13 @@ from tests.repo.infra.harness import free_port
 ER_TABLEACCESS_DENIED = 1142
 ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_ACCESS_DENIED = 1045
+
+
+def countq_importer(*argv: str) -> int:
+    """`countq importer ...` in this process, past the process-wide logging setup."""
+    args = cli.parse(["importer", *argv])
+    status: int = args.handler(args, Settings())
+    return status
 
 
 def tables(database: str) -> set[str]:
@@ -169,7 +177,7 @@ def test_failed_maintain_raises_so_lambda_counts_an_error(
     assert "OperationalError" in result["error"]
     assert capsys.readouterr().out == "", "no horizon is reported for a failed run"
     # The shell twin keeps its exit status; provision still answers with its result.
-    assert main(["maintain"]) == 1
+    assert countq_importer("maintain") == 1
     assert handler({"action": "provision"}, None)["ok"] is False
 
 
@@ -319,7 +327,7 @@ def test_import_multi_statement_dump(importer_env: Env, monkeypatch: pytest.Monk
 
 def test_import_gzipped_dump_via_cli(importer_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     importer_env.put_dump("good.sql.gz", gzip.compress((GOOD_DUMP + long_insert()).encode()))
-    assert main(["import", "--bucket", "dumps", "--key", "good.sql.gz"]) == 0
+    assert countq_importer("import", "--bucket", "dumps", "--key", "good.sql.gz") == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     check_good_dump_applied(importer_env.database)
 

@@ -177,7 +177,7 @@ def settings_env_names() -> set[str]:
 def cli_commands() -> set[str]:
     from countq import cli
 
-    return set(cli.COMMANDS)
+    return set(cli.names())
 
 
 # --- .dockerignore ----------------------------------------------------------------

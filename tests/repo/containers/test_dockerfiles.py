@@ -106,7 +106,7 @@ def test_app_image_env_names_are_the_applications() -> None:
 
 
 def test_app_image_health_check_and_default_command_are_cli_commands() -> None:
-    from countq.cli import COMMANDS
+    from countq import cli
 
     final = parse_dockerfile(DOCKERFILE)[-1]
     (health,) = final.all("HEALTHCHECK")
@@ -114,7 +114,7 @@ def test_app_image_health_check_and_default_command_are_cli_commands() -> None:
     assert {"interval", "timeout", "start-period", "retries"} <= health.flags().keys()
     (cmd,) = final.all("CMD")
     argv = cmd.exec_form()
-    assert argv[0] == "countq" and argv[1] in COMMANDS
+    assert argv[0] == "countq" and argv[1] in cli.names()
     assert not final.all("ENTRYPOINT"), "the command alone picks the role"
 
 

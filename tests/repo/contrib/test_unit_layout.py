@@ -13,9 +13,6 @@ PACKAGE = PurePosixPath("src/countq")
 # Not tests: they make the folders packages or hold their fixtures. Helpers
 # shared by tests live in tests/helpers/.
 NOT_TESTS = {"__init__.py", "conftest.py"}
-# Still to move, with the rework of the errors under way beside this change
-# (issue 22): each entry goes once its file stands where its module does.
-NOT_YET_MOVED = {"tests/unit/test_api_errors.py"}
 
 
 def module_under_test(test: PurePosixPath) -> PurePosixPath | None:
@@ -55,14 +52,10 @@ def package_modules(files: list[str]) -> set[PurePosixPath]:
 def test_each_unit_test_stands_where_its_module_does() -> None:
     files = source_files()
     assert (ROOT / UNIT).is_dir()
-    wrong = set(misplaced(files, package_modules(files)))
-    assert wrong >= NOT_YET_MOVED, (
-        f"moved, or gone: drop from NOT_YET_MOVED {NOT_YET_MOVED - wrong}"
-    )
-    wrong -= NOT_YET_MOVED
+    wrong = misplaced(files, package_modules(files))
     assert not wrong, (
         "a unit test of src/countq/<pkg>/<mod>.py is tests/unit/<pkg>/test_<mod>.py;"
-        f" these match no module: {sorted(wrong)}"
+        f" these match no module: {wrong}"
     )
 
 

@@ -64,6 +64,9 @@ def test_a_wrong_countq_command_is_caught(tmp_path: Path) -> None:
         "Run `countq migrate --force` first.\n",
         "```sh\nMYSQL_HOST=db countq serve\n```\n",
         "```\n$ countq importer provison\n```\n",
+        "```sh\ncountq importer import --bucket b\n```\n",
+        "```sh\ncountq dead-letters purge --yes\n```\n",  # ids or --older-than: neither
+        "Then `countq serve`.\n",
     ):
         (command,) = planted(tmp_path, text)
         with pytest.raises((SystemExit, AssertionError, argparse.ArgumentError)):

@@ -7,6 +7,7 @@ prints where everything is once both answer, and stops both on Ctrl-C.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -16,19 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from countq import ports
+from countq.cli.check import answers
+from countq.cli.embedded import start_redis
 from countq.config import Settings
-from countq.db.migrate import migrate
-from countq.health import answers
 
 STOP_TIMEOUT_S = 10.0
 
 
-def run(settings: Settings) -> int:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "dev", help="migrate, then producer and consumer on this host (make run)"
+    )
+    p.set_defaults(handler=handler, iam_login=True)
+
+
+def handler(args: argparse.Namespace, settings: Settings) -> int:
     """0 after Ctrl-C; a child's exit status when one of them failed."""
+    from countq.db.migrate import migrate
+
     embedded = None
     if settings.redis_embedded:
-        from countq.embedded import start_redis
-
         embedded = start_redis(settings)
     try:
         migrate(settings)

