@@ -1,4 +1,5 @@
-"""Fixtures only: the real MariaDB and Redis, fresh per test.
+"""Fixtures, and the one rule that marks tests slow by what they wait on: the
+real MariaDB and Redis, fresh per test.
 
 Each test gets its own database and its own REDIS_QUEUE (so its own keys);
 nothing is shared between tests except the two servers. Helpers live in
@@ -21,6 +22,17 @@ from tests.helpers.processes import LiveStack, free_port, settings_env
 from tests.helpers.services import MYSQL, REDIS_URL, ROOT, mysql_url, require_mysql, require_redis
 
 AWS_REGION = "eu-west-1"
+# A test that asks for one of these waits on a deploy replay or an environment's
+# apply on moto (minutes), however small its own body: slow, so `make test-fast`
+# leaves it out.
+WAITS_ON_A_REPLAY = {"replays", "upgraded", "environment_runs", "env_run", "bootstrap_run"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m 'not slow' deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if WAITS_ON_A_REPLAY & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
