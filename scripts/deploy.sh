@@ -116,9 +116,13 @@ in_ecr() {
   show aws ecr describe-images --repository-name "$1" --image-ids "imageTag=$2"
   ((!dry_run)) && aws ecr describe-images --repository-name "$1" --image-ids "imageTag=$2" >/dev/null 2>&1
 }
+# ecr_login: docker logged in to the account's registry, once per run
+logged_in=0
 ecr_login() {
+  ((!logged_in)) || return 0
   show aws ecr get-login-password '|' docker login --username AWS --password-stdin "${ecr_url%%/*}"
   ((dry_run)) || aws ecr get-login-password | docker login --username AWS --password-stdin "${ecr_url%%/*}"
+  logged_in=1
 }
 
 step "Images: countq $image_tag and the tracing collector's copy"
