@@ -111,17 +111,46 @@ read_outputs
 ecr_url="$(output_value ecr_repository_url)"
 ((!dry_run)) || ecr_url="<account>.dkr.ecr.$region.amazonaws.com/countq-$env_name"
 
-step "Image $image_tag"
-image="$ecr_url:$image_tag"
-show aws ecr describe-images --repository-name "${ecr_url##*/}" --image-ids "imageTag=$image_tag"
-if ((!dry_run)) && aws ecr describe-images --repository-name "${ecr_url##*/}" \
-  --image-ids "imageTag=$image_tag" >/dev/null 2>&1; then
-  echo "already in ECR: not built again" >&3
-else
+# in_ecr REPOSITORY TAG: whether ECR already has that tag (never in a dry run)
+in_ecr() {
+  show aws ecr describe-images --repository-name "$1" --image-ids "imageTag=$2"
+  ((!dry_run)) && aws ecr describe-images --repository-name "$1" --image-ids "imageTag=$2" >/dev/null 2>&1
+}
+# ecr_login: docker logged in to the account's registry, once per run
+logged_in=0
+ecr_login() {
+  ((!logged_in)) || return 0
   show aws ecr get-login-password '|' docker login --username AWS --password-stdin "${ecr_url%%/*}"
   ((dry_run)) || aws ecr get-login-password | docker login --username AWS --password-stdin "${ecr_url%%/*}"
+  logged_in=1
+}
+
+step "Images: countq $image_tag and the tracing collector's copy"
+image="$ecr_url:$image_tag"
+if in_ecr "${ecr_url##*/}" "$image_tag"; then
+  echo "already in ECR: not built again" >&3
+else
+  ecr_login
   run docker build --platform linux/amd64 --pull --tag "$image" .
   run docker push "$image"
+fi
+# With tracing, the tasks run the collector from the account's ECR (prod has
+# no internet egress to pull it from public.ecr.aws): copy the pinned source
+# there before any task of this release can start.
+collector_source="$(output_value collector_mirror_source)"
+collector_image="$(output_value collector_mirror_image)"
+if [[ -z "$collector_image" ]]; then
+  echo "no collector copy (tracing off, or tracing_collector_mirror = false)" >&3
+else
+  collector_repository="${collector_image#*/}"
+  if in_ecr "${collector_repository%:*}" "${collector_image##*:}"; then
+    echo "collector already in ECR: not copied again" >&3
+  else
+    ecr_login
+    run docker pull --platform linux/amd64 "$collector_source"
+    run docker tag "$collector_source" "$collector_image"
+    run docker push "$collector_image"
+  fi
 fi
 
 # New code never meets an old schema: the old release (if any) keeps running

@@ -6,7 +6,7 @@
 # Whatever is not given as a flag is asked for. Asks you to type the
 # environment name unless --yes; prod is refused without --allow-prod.
 # Prod's database leaves a final snapshot, countq-prod-final-<UTC date-time>,
-# unless --skip-final-snapshot. The buckets and the ECR repository are emptied
+# unless --skip-final-snapshot. The buckets and the ECR repositories are emptied
 # first (prod keeps them otherwise), then `terragrunt destroy`. The Terraform
 # state bucket stays. Safe to rerun after a failure. --dry-run prints every
 # command, runs none.
@@ -113,21 +113,33 @@ step "Emptying the frontend and imports buckets"
 empty_bucket "$(output_value frontend_bucket)"
 empty_bucket "$(output_value imports_bucket)"
 
-step "Emptying the ECR repository"
+# empty_repository NAME: delete every image of the ECR repository NAME
+empty_repository() {
+  local ids
+  while :; do
+    # A slice, not --max-items: batch-delete-image takes at most 100 ids.
+    ids="$(value '[...]' aws ecr list-images --repository-name "$1" \
+      --query 'imageIds[:100]' --output json)"
+    [[ "$ids" == *image* || "$dry_run" == 1 ]] || break
+    run aws ecr batch-delete-image --repository-name "$1" --image-ids "$ids" \
+      --query 'length(imageIds)' --output text
+    ((!dry_run)) || break
+  done
+}
+
+step "Emptying the ECR repositories"
 ecr_url="$(output_value ecr_repository_url)"
 ((!dry_run)) || ecr_url="<account>.dkr.ecr.$region.amazonaws.com/countq-$env_name"
 if [[ -z "$ecr_url" ]]; then
   echo "no such output: nothing to empty" >&3
 else
-  while :; do
-    # A slice, not --max-items: batch-delete-image takes at most 100 ids.
-    ids="$(value '[...]' aws ecr list-images --repository-name "${ecr_url##*/}" \
-      --query 'imageIds[:100]' --output json)"
-    [[ "$ids" == *image* || "$dry_run" == 1 ]] || break
-    run aws ecr batch-delete-image --repository-name "${ecr_url##*/}" --image-ids "$ids" \
-      --query 'length(imageIds)' --output text
-    ((!dry_run)) || break
-  done
+  empty_repository "${ecr_url##*/}"
+fi
+# The tracing collector's copy, when the stack has one.
+collector_image="$(output_value collector_mirror_image)"
+if [[ -n "$collector_image" ]]; then
+  collector_repository="${collector_image#*/}"
+  empty_repository "${collector_repository%:*}"
 fi
 
 step "Destroying the stack"

@@ -249,7 +249,12 @@ data "aws_iam_policy_document" "deploy_compute" {
       "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
       "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:BatchDeleteImage",
     ]
-    resources = ["${local.arn.ecr}:repository/${local.prefix[each.key]}"]
+    # The application's repository, and those named under it (the tracing
+    # collector's copy, <prefix>/otel-collector, that deploy.sh pushes).
+    resources = [
+      "${local.arn.ecr}:repository/${local.prefix[each.key]}",
+      "${local.arn.ecr}:repository/${local.prefix[each.key]}/*",
+    ]
   }
 
   statement {

@@ -55,8 +55,20 @@ locals {
   }
   task_egress = merge(local.mysql_egress, local.redis_egress, local.aws_api_egress)
 
-  # Both services' traces, when on (the ecs-service module's var.tracing).
-  tracing = var.tracing ? { collector_image = var.tracing_collector_image, sample_ratio = var.tracing_sample_ratio } : null
+  # Both services' traces, when on (the ecs-service module's var.tracing). With
+  # the mirror, the tasks run the copy deploy.sh pushes to the stack's own
+  # repository, under the source's tag: pulled through the ECR endpoints.
+  collector_mirrored = var.tracing && var.tracing_collector_mirror
+  collector_tag      = regex(":([^:/]+)$", var.tracing_collector_image)[0]
+  collector_image = (
+    local.collector_mirrored ? "${module.collector_ecr[0].repository_url}:${local.collector_tag}"
+    : var.tracing_collector_image
+  )
+  tracing = var.tracing ? {
+    collector_image          = local.collector_image
+    collector_repository_arn = one(module.collector_ecr[*].repository_arn)
+    sample_ratio             = var.tracing_sample_ratio
+  } : null
 
   # The consumer publishes Backlog and OldestAgeSeconds with these.
   # Its /metrics listens on the port the ecs-service module maps (container_port).
@@ -91,6 +103,19 @@ module "ecr" {
   source = "../modules/ecr"
 
   name         = local.name
+  force_delete = !var.protect_data
+  tags         = local.tags
+}
+
+# The tracing collector's copy (tracing_collector_mirror), beside the
+# application's repository and named under it, so that the deploy role's
+# permissions on <name>-<env>/* cover it.
+module "collector_ecr" {
+  source = "../modules/ecr"
+  count  = local.collector_mirrored ? 1 : 0
+
+  name         = "${local.name}/otel-collector"
+  keep_images  = 5
   force_delete = !var.protect_data
   tags         = local.tags
 }

@@ -23,6 +23,16 @@ output "ecr_repository_url" {
   value       = module.ecr.repository_url
 }
 
+output "collector_mirror_source" {
+  description = "With tracing and tracing_collector_mirror: the collector image deploy.sh copies into the account's ECR (else empty)."
+  value       = local.collector_mirrored ? var.tracing_collector_image : ""
+}
+
+output "collector_mirror_image" {
+  description = "With tracing and tracing_collector_mirror: the copy of the collector image the tasks run, which deploy.sh pushes before the services start (else empty)."
+  value       = local.collector_mirrored ? local.collector_image : ""
+}
+
 output "ecs_cluster_name" {
   description = "Name of the ECS cluster."
   value       = module.cluster.cluster_name

@@ -77,15 +77,29 @@ variable "tracing_sample_ratio" {
 }
 
 variable "tracing_collector_image" {
-  description = "With tracing: the ADOT collector image. A VPC without internet egress cannot pull from public.ecr.aws: point this at a private ECR copy (or an ECR pull-through cache rule)."
+  description = "With tracing: the AWS Distro for OpenTelemetry collector image, pinned by its tag (<registry>/<repository>:<tag>, not latest). With tracing_collector_mirror, scripts/deploy.sh copies it into the stack's own ECR repository and the tasks run that copy."
   type        = string
   default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
 
-  # With interface endpoints there is no NAT: a task whose sidecar image is on
-  # public.ecr.aws could never start (CannotPullContainerError), so refuse it here.
+  # The tag names the copy in the account's ECR: a moving one (or none) would
+  # leave the copy behind the source without anyone noticing.
   validation {
-    condition     = !(var.tracing && var.interface_endpoints && startswith(var.tracing_collector_image, "public.ecr.aws/"))
-    error_message = "tracing with interface_endpoints (no internet egress) needs tracing_collector_image in the account's ECR: tasks cannot pull from public.ecr.aws."
+    condition     = can(regex("^[^@]+/[^@:/]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.tracing_collector_image)) && !endswith(var.tracing_collector_image, ":latest")
+    error_message = "tracing_collector_image must be pinned by a tag (<registry>/<repository>:<tag>, not latest)."
+  }
+}
+
+variable "tracing_collector_mirror" {
+  description = "With tracing: the tasks run a copy of tracing_collector_image from an ECR repository of the stack (<name>-<env>/otel-collector), which scripts/deploy.sh fills before the services start, so that tasks without internet egress (interface_endpoints) can pull it. false: the tasks pull tracing_collector_image where it is."
+  type        = bool
+  default     = true
+
+  # With interface endpoints there is no NAT: a task whose sidecar image is
+  # not in ECR could never start (CannotPullContainerError), so refuse it here.
+  validation {
+    condition = !(var.tracing && var.interface_endpoints && !var.tracing_collector_mirror &&
+    !can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/", var.tracing_collector_image)))
+    error_message = "tracing with interface_endpoints (no internet egress) needs the collector image in the account's ECR: keep tracing_collector_mirror on, or point tracing_collector_image at a private ECR repository."
   }
 }
 

@@ -74,6 +74,11 @@ class TlsMariaDB:
         self.port = free_port()
         self.socket = str(workdir / "mysqld.sock")
         data = workdir / "data"
+        # Its own temporary files: in the shared /tmp, a concurrent server's
+        # cleanup once took the bootstrap's temporary table ("Unknown table
+        # 'mysql.tmp_user_sys'", the install aborted).
+        tmpdir = workdir / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
         install_log = workdir / "install.log"
         with install_log.open("w") as out:
             installed = subprocess.run(
@@ -84,6 +89,7 @@ class TlsMariaDB:
                     "--user=root",
                     "--auth-root-authentication-method=normal",
                     "--skip-test-db",
+                    f"--tmpdir={tmpdir}",
                 ],
                 stdout=out,
                 stderr=out,
@@ -101,6 +107,7 @@ class TlsMariaDB:
                 require_mariadbd(),
                 "--no-defaults",
                 f"--datadir={data}",
+                f"--tmpdir={tmpdir}",
                 f"--socket={self.socket}",
                 f"--port={self.port}",
                 "--bind-address=127.0.0.1",

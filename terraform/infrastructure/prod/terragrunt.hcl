@@ -44,9 +44,10 @@ inputs = {
   # gateway (single_nat_gateway above applies only without endpoints).
   interface_endpoints = true
 
-  # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task) stay
-  # off here until the collector image is copied into this account's ECR:
-  # without a NAT, tasks cannot pull it from public.ecr.aws. Then set
-  # tracing = true and tracing_collector_image (docs/operations/runbook.md, "Traces").
-  tracing = false
+  # OpenTelemetry traces to X-Ray (an ADOT collector sidecar per task), 10%
+  # of POSTs sampled. Without a NAT the tasks pull the collector from this
+  # account's ECR: scripts/deploy.sh copies the pinned image there first
+  # (tracing_collector_mirror), and X-Ray gets its interface endpoint
+  # (docs/operations/runbook.md, "Traces").
+  tracing = true
 }

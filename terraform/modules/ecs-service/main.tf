@@ -51,9 +51,10 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid       = "EcrPull"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = [var.ecr_repository_arn]
+    sid     = "EcrPull"
+    actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    # The application's image, and the tracing collector's copy when there is one.
+    resources = compact([var.ecr_repository_arn, try(var.tracing.collector_repository_arn, null)])
   }
 
   statement {

@@ -176,10 +176,11 @@ variable "service_discovery" {
 }
 
 variable "tracing" {
-  description = "Traces to X-Ray: an ADOT collector sidecar (this image) and the OTEL_* variables, sampling this ratio of new traces. null: no tracing."
+  description = "Traces to X-Ray: an ADOT collector sidecar (this image; pulled with the execution role from collector_repository_arn when it is an ECR copy) and the OTEL_* variables, sampling this ratio of new traces. null: no tracing."
   type = object({
-    collector_image = string
-    sample_ratio    = number
+    collector_image          = string
+    collector_repository_arn = optional(string)
+    sample_ratio             = number
   })
   default = null
 }

@@ -211,8 +211,8 @@ def cli_resources(service: str, action: str, env: Env, names: Names) -> list[str
     """The ARNs a call of that service touches in `env`."""
     if action == "ecr:GetAuthorizationToken":
         return ["*"]
-    if service in ("ecr", "docker"):
-        return [env.arn("ecr", f"repository/{names.repository}")]
+    if service in ("ecr", "docker"):  # the application's image and the collector's copy
+        return [env.arn("ecr", f"repository/{name}") for name in names.repositories]
     if service == "lambda":
         return [env.arn("lambda", f"function:{names.importer}")]
     if service == "ecs":
@@ -231,7 +231,7 @@ def cli_resources(service: str, action: str, env: Env, names: Names) -> list[str
 class Names:
     """Names the stack's plan gives the resources the scripts touch."""
 
-    repository: str
+    repositories: list[str]
     importer: str
     cluster: str
     services: list[str]
@@ -243,7 +243,7 @@ def stack_names(run: bootstrap.BootstrapRun, env: str) -> Names:
     for resource in bootstrap.planned_resources(run.stack_plan):
         by_type.setdefault(resource["type"], []).append(resource.get("values", {}))
     names = Names(
-        repository=by_type["aws_ecr_repository"][0]["name"],
+        repositories=[v["name"] for v in by_type["aws_ecr_repository"]],
         importer=by_type["aws_lambda_function"][0]["function_name"],
         cluster=by_type["aws_ecs_cluster"][0]["name"],
         services=[v["name"] for v in by_type["aws_ecs_service"]],
@@ -273,6 +273,8 @@ def test_deploy_role_allows_every_cli_call_of_the_scripts(
 ) -> None:
     docs = deploy_docs(bootstrap_run, env)
     names = stack_names(bootstrap_run, env)
+    # The plan's inputs (prod's) have tracing on: deploy.sh pushes the collector's copy too.
+    assert f"countq-{env}/otel-collector" in names.repositories, names.repositories
     missing = []
     for service, command in sorted(cli_calls()):
         if service in MOTO_CHECKS_ARNS:

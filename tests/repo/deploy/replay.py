@@ -93,6 +93,8 @@ class Replay:
     app_user: dict[str, Any] = field(default_factory=dict)
     rotation: dict[str, Any] = field(default_factory=dict)
     frontend_objects: dict[str, str] = field(default_factory=dict)
+    # The tags in the tracing collector's ECR copy (countq-<env>/otel-collector), by moment.
+    collector_tags: dict[str, list[str]] = field(default_factory=dict)
     invalidations: int = 0
     # Tags on resources the deploy created, as AWS (moto) holds them, by resource.
     resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -217,17 +219,29 @@ def services(url: str) -> dict[str, dict[str, Any]]:
             if service["status"] != "ACTIVE":
                 continue
             task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+            containers = task["taskDefinition"]["containerDefinitions"]
             found[service["serviceName"]] = {
                 # The container named as its service (with tracing, a collector is beside it).
                 "image": next(
-                    c["image"]
-                    for c in task["taskDefinition"]["containerDefinitions"]
-                    if c["name"] == service["serviceName"]
+                    c["image"] for c in containers if c["name"] == service["serviceName"]
                 ),
+                "sidecars": {
+                    c["name"]: c["image"] for c in containers if c["name"] != service["serviceName"]
+                },
                 "desiredCount": service["desiredCount"],
                 "loadBalancers": service.get("loadBalancers", []),
             }
     return found
+
+
+def collector_tags(url: str, env: str) -> list[str]:
+    """The tags in the tracing collector's ECR copy; none without the repository."""
+    ecr = aws("ecr", url)
+    try:
+        images = ecr.list_images(repositoryName=f"countq-{env}/otel-collector")["imageIds"]
+    except ecr.exceptions.RepositoryNotFoundException:
+        return []
+    return sorted(i["imageTag"] for i in images if "imageTag" in i)
 
 
 # --- one environment ----------------------------------------------------------------------------
@@ -279,6 +293,7 @@ class Run:
         (replay.workdir / "rds-unreachable").touch()
         self.expect(self.script(FAILED, "deploy.sh", "--first-deploy"), 1, "migration failed")
         replay.services["after failed deploy"] = services(url)
+        replay.collector_tags["after failed deploy"] = collector_tags(url, self.env)
 
         self.expect(self.script(RERUN, "deploy.sh"), 0)
         replay.services["after first deploy"] = services(url)

@@ -13,17 +13,27 @@ The test's own tool:
 
 Stubs, for AWS's data plane, which moto does not have:
 
-- ``docker``: no image is built or pushed (nothing can be pulled here, and
-  moto's ECR stores no layers). ``push`` records in moto's ECR the image
-  manifest AWS would hold after a real push, so describe-images, the
-  services' image and destroy.sh's emptying of the repository are real calls.
+- ``docker``: no image is built, pulled or pushed (nothing can be pulled
+  here, and moto's ECR stores no layers). It keeps the names the local image
+  store would have and fails where docker would. ``build --tag`` and ``pull``
+  add a name; public.ecr.aws answers pulls without a login (AWS's "Pulling an
+  image from the Amazon ECR Public Gallery": unauthenticated pulls), and a
+  name without a tag means ``:latest`` (docker pull's reference). ``tag
+  SOURCE TARGET`` adds TARGET for an image that exists, else "Error response
+  from daemon: No such image" (docker tag: "Create a tag TARGET_IMAGE that
+  refers to SOURCE_IMAGE"). ``push`` needs the name in the store ("An image
+  does not exist locally with the tag", moby/moby#21740) and a login to the
+  registry, then records in moto's ECR the image manifest AWS would hold
+  after a real push, so describe-images, the services' image and
+  destroy.sh's emptying of the repositories are real calls.
 - ``aws ecs wait services-stable``: moto starts no task. The stand-in applies
   the CLI waiter's own acceptors (botocore's ecs waiters-2.json,
   ServicesStable: one deployment, running == desired; MISSING, DRAINING or
   INACTIVE fail at once) to moto's services, taking as running what ECS
-  could start: the desired count when the service is ACTIVE and its image is
-  in ECR, else none. After the waiter's 40 polls it fails with the CLI's
-  message and exit status 255 ("Max attempts exceeded").
+  could start: the desired count when the service is ACTIVE and its images
+  from the account's ECR are there (the collector's too), else none. After
+  the waiter's 40 polls it fails with the CLI's message and exit status 255
+  ("Max attempts exceeded").
 - ``curl`` (the smoke test through CloudFront): moto serves no distribution.
   The stand-in follows the request through moto's state as CloudFront and
   the ALB would (the distribution of that domain, the path's origin, the
@@ -89,11 +99,21 @@ MANIFEST = {
 }
 
 
+PUBLIC_REGISTRY = "public.ecr.aws"
+
+
+def reference(name: str) -> str:
+    """The name as the image store keeps it: a name without tag or digest is :latest."""
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last or "@" in last else f"{name}:latest"
+
+
 def docker(args: list[str]) -> int:
     state = replay_dir() / "docker.json"
-    seen = json.loads(state.read_text()) if state.exists() else {"logins": [], "built": []}
+    seen = json.loads(state.read_text()) if state.exists() else {"logins": [], "images": []}
     record("docker", {"args": args})
     command = args[0] if args else ""
+    operands = [a for a in args[1:] if not a.startswith("-")]
     if command == "info":
         return 0
     if command == "login":
@@ -104,13 +124,33 @@ def docker(args: list[str]) -> int:
         seen["logins"].append(args[-1])
         print("Login Succeeded")
     elif command == "build":
-        seen["built"].append(args[args.index("--tag") + 1])
+        seen["images"].append(reference(args[args.index("--tag") + 1]))
+    elif command == "pull":
+        # --platform takes a value: the image is the last operand.
+        image = reference(args[-1])
+        if image.split("/", 1)[0] != PUBLIC_REGISTRY:
+            print(f"docker (stub): the replay pulls only from {PUBLIC_REGISTRY}", file=sys.stderr)
+            return 97
+        seen["images"].append(image)
+        print(f"Status: Downloaded newer image for {image} (stub: no layers)")
+    elif command == "tag":
+        source, target = (reference(name) for name in operands)
+        if source not in seen["images"]:
+            print(f"Error response from daemon: No such image: {source}", file=sys.stderr)
+            return 1
+        seen["images"].append(target)
     elif command == "push":
-        image = args[1]
+        (image,) = (reference(name) for name in operands)
         registry, _, repository_tag = image.partition("/")
         repository, _, tag = repository_tag.rpartition(":")
-        if image not in seen["built"] or registry not in seen["logins"]:
-            print(f"docker (stub): push of {image} before its build or login", file=sys.stderr)
+        if image not in seen["images"]:
+            print(f"An image does not exist locally with the tag: {image}", file=sys.stderr)
+            return 1
+        if registry not in seen["logins"]:
+            print(
+                f"docker (stub): push to {registry} without a login (no basic auth credentials)",
+                file=sys.stderr,
+            )
             return 1
         client("ecr").put_image(
             repositoryName=repository, imageTag=tag, imageManifest=json.dumps(MANIFEST)
@@ -149,13 +189,19 @@ def runnable(service: dict[str, Any] | None, name: str) -> str | None:
     if service["desiredCount"] < 1:
         return f"{name}: desiredCount {service['desiredCount']}"
     task = client("ecs").describe_task_definition(taskDefinition=service["taskDefinition"])
-    image = service_image(task, name)
-    repository, _, tag = image.split("/", 1)[1].rpartition(":")
     ecr = client("ecr")
-    try:
-        ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-    except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
-        return f"{name}: image {image} is not in ECR (CannotPullContainerError)"
+    # A task starts once every container's image is pulled, essential or not
+    # (the tracing collector too): each one from the account's ECR must be there.
+    for container in task["taskDefinition"]["containerDefinitions"]:
+        image = container["image"]
+        registry, _, repository_tag = image.partition("/")
+        if ".dkr.ecr." not in registry:
+            continue
+        repository, _, tag = repository_tag.rpartition(":")
+        try:
+            ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
+            return f"{name}: image {image} is not in ECR (CannotPullContainerError)"
     return None
 
 

@@ -9,8 +9,9 @@ What is not real, and why (stand_ins.py and lambda_runtime.py say more):
   (terragrunt_stand_in.py) that runs the real Terraform as root.hcl
   configures it (its version constraint, its state bucket, its generated
   provider), with moto for AWS and a local state file in place of the bucket;
-- docker build/push: stubbed, no registry data plane (the manifest is put in
-  moto's ECR as a push would leave it);
+- docker build/pull/tag/push: stubbed, no registry data plane (the stub keeps
+  the local image names docker would, and a push puts the manifest in moto's
+  ECR as a real one would leave it);
 - aws ecs wait services-stable: stubbed, moto runs no task (the stub checks
   each service's task count and that its image is in ECR);
 - curl (the CloudFront smoke test): stubbed, moto serves no distribution;
@@ -155,12 +156,15 @@ def test_running_it_again_completes_the_first_deploy(done: Replay) -> None:
         ["-auto-approve", "-input=false", "-var", f"image_tag={tag}"],
     ]
     # The image was pushed once, by the failed run; the rerun found it in ECR.
+    ecr = done.outputs["ecr_repository_url"]
     pushes = [
         c["args"][1]
         for c in done.calls("docker")
-        if c["args"][0] == "push" and c["run"] in (FAILED, RERUN)
+        if c["args"][0] == "push"
+        and c["run"] in (FAILED, RERUN)
+        and c["args"][1].startswith(ecr + ":")
     ]
-    assert pushes == [f"{done.outputs['ecr_repository_url']}:{tag}"]
+    assert pushes == [f"{ecr}:{tag}"]
     assert "already in ECR: not built again" in run.stdout
 
 
@@ -178,6 +182,42 @@ def test_services_run_the_release_at_the_environments_counts(done: Replay) -> No
     assert services["consumer"]["loadBalancers"] == []
     (wait,) = [w for w in done.calls("ecs-wait") if w.get("run") == RERUN]
     assert wait["problems"] == []
+
+
+def test_the_collector_runs_from_a_copy_in_ecr_made_before_the_services(done: Replay) -> None:
+    """With tracing (prod, which has no internet egress): deploy.sh copies the
+    pinned collector image into the account's ECR before any service exists,
+    once, and the task definitions run that copy, never public.ecr.aws."""
+    run = reached(done, RERUN)
+    docker = [c["args"] for c in done.calls("docker") if c["run"] in (FAILED, RERUN)]
+    copying = [a for a in docker if a[0] in ("pull", "tag") or "otel-collector" in a[-1]]
+    services = done.services["after first deploy"]
+    if not environment_inputs(done.env).get("tracing"):
+        assert copying == [] and done.collector_tags["after failed deploy"] == []
+        assert done.outputs["collector_mirror_image"] == ""
+        assert {name: s["sidecars"] for name, s in services.items()} == {
+            "producer": {},
+            "consumer": {},
+        }
+        return
+    source = done.outputs["collector_mirror_source"]
+    copy = done.outputs["collector_mirror_image"]
+    registry = done.outputs["ecr_repository_url"].split("/")[0]
+    assert re.fullmatch(r"public\.ecr\.aws/aws-observability/aws-otel-collector:v[\d.]+", source)
+    pinned = source.rsplit(":", 1)[1]
+    assert copy == f"{registry}/countq-{done.env}/otel-collector:{pinned}"
+    # The first run copied it before migrate stopped it, when no service existed.
+    assert done.services["after failed deploy"] == {}
+    assert done.collector_tags["after failed deploy"] == [pinned]
+    assert copying == [
+        ["pull", "--platform", "linux/amd64", source],
+        ["tag", source, copy],
+        ["push", copy],
+    ]
+    assert "collector already in ECR: not copied again" in run.stdout
+    for name, service in services.items():
+        assert service["sidecars"] == {"otel-collector": copy}, name
+        assert "public.ecr.aws" not in str(service), name
 
 
 def test_migrate_leaves_the_schema_and_a_least_privilege_app_user(done: Replay) -> None:

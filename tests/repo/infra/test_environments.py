@@ -436,6 +436,8 @@ def test_interface_endpoints_only_in_prod(env_run: EnvironmentRun) -> None:
     expected = INTERFACE_SERVICES | ({"ssmmessages"} if _exec_on(env_run) else set())
     expected |= {"xray"} if inputs.get("tracing") else set()
     assert set(endpoints) == expected
+    # Prod traces: the collector's PutTraceSegments go out through X-Ray's endpoint.
+    assert "xray" in endpoints
     (vpc,) = applied(env_run, "aws_vpc")
     private = {
         s["values"]["id"] for s in applied(env_run, "aws_subnet") if ".private[" in s["address"]
@@ -630,13 +632,12 @@ def test_end_to_end_alarm_and_dashboard_widget(env_run: EnvironmentRun) -> None:
 
 
 def test_tracing_sidecar_only_where_asked(env_run: EnvironmentRun) -> None:
-    """tracing (stage): an ADOT collector beside each service, with its
-    health check and log group, the OTEL_* variables in the application, X-Ray
-    writes on the task role; nothing of it where tracing is off."""
+    """tracing (stage and prod): an ADOT collector beside each service, run
+    from the copy in the account's ECR (which the execution role may pull),
+    with its health check and log group, the OTEL_* variables in the
+    application, X-Ray writes on the task role; nothing of it where tracing is off."""
     on = bool(environment_inputs(env_run.env).get("tracing"))
-    # Stage only: prod has no NAT, so its tasks could not pull the collector
-    # from public.ecr.aws (the stack refuses that pair).
-    assert on is (env_run.env == "stage")
+    assert on is (env_run.env in ("stage", "prod"))
     # A value given as an input reaches the plan as Terraform's text ("false").
     assert str(env_run.plan["variables"]["tracing"]["value"]).lower() == str(on).lower()
     groups = {
@@ -662,9 +663,13 @@ def test_tracing_sidecar_only_where_asked(env_run: EnvironmentRun) -> None:
             continue
         (collector,) = sidecars
         assert collector["name"] == "otel-collector"
-        assert collector["image"].startswith(
-            "public.ecr.aws/aws-observability/aws-otel-collector:v"
-        )
+        # Prod has no NAT: the collector comes from the account's ECR, as the app does.
+        registry = env_run.outputs["ecr_repository_url"].split("/")[0]
+        assert re.fullmatch(
+            rf"{re.escape(registry)}/countq-{env_run.env}/otel-collector:v[\d.]+",
+            collector["image"],
+        ), collector["image"]
+        assert collector["image"] == env_run.outputs["collector_mirror_image"]
         assert collector["essential"] is False, "a collector failure must not stop the service"
         assert collector["command"] == ["--config=/etc/ecs/ecs-default-config.yaml"]
         assert collector["healthCheck"]["command"] == ["/healthcheck"]
@@ -677,10 +682,32 @@ def test_tracing_sidecar_only_where_asked(env_run: EnvironmentRun) -> None:
         assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
         assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
     task_roles = {r["values"]["name"]: r["values"] for r in applied(env_run, "aws_iam_role")}
+    repositories = {
+        r["values"]["name"]: r["values"] for r in applied(env_run, "aws_ecr_repository")
+    }
+    copy = f"countq-{env_run.env}/otel-collector"
+    pulls = [
+        statement["Resource"]
+        for p in applied(env_run, "aws_iam_role_policy")
+        if p["values"]["name"] == "pull-and-log"
+        for statement in json.loads(p["values"]["policy"])["Statement"]
+        if statement["Sid"] == "EcrPull"
+    ]
+    assert len(pulls) == 2
     if not on:
         assert xray == [] and collector_logs == []
         assert not [name for name in groups if name.endswith("/otel-collector")]
+        assert copy not in repositories and env_run.outputs["collector_mirror_image"] == ""
+        assert all(isinstance(r, str) for r in pulls), "the app's repository only"
         return
+    assert env_run.outputs["collector_mirror_source"].startswith(
+        "public.ecr.aws/aws-observability/aws-otel-collector:v"
+    )
+    assert repositories[copy]["image_scanning_configuration"] == [{"scan_on_push": True}]
+    for resources in pulls:
+        assert sorted(resources) == sorted(
+            [repositories[f"countq-{env_run.env}"]["arn"], repositories[copy]["arn"]]
+        )
     assert sorted(p["role"] for p in xray) == [
         f"countq-{env_run.env}-{s}-task" for s in ("consumer", "producer")
     ]

@@ -322,7 +322,7 @@ def test_aws_apis_stay_in_the_vpc_in_prod(plan: Plan) -> None:
     exec_on = PLAN_SWITCHES.get(plan.env, {}).get("enable_execute_command", False)
     assert set(endpoints) == {"secretsmanager", "ecr.api", "ecr.dkr", "logs", "monitoring"} | (
         {"ssmmessages"} if exec_on else set()
-    )
+    ) | ({"xray"} if plan.inputs.get("tracing") else set())
     assert all(
         e["private_dns_enabled"] and e["vpc_endpoint_type"] == "Interface"
         for e in endpoints.values()
@@ -658,3 +658,72 @@ def test_applied_waf_is_on_the_distribution(env_run: EnvironmentRun) -> None:
         assert acl["values"]["scope"] == "CLOUDFRONT"
     else:
         assert acls == [] and not distribution["web_acl_id"]
+
+
+# --- Traces without internet egress (issue 24)
+
+# An image in a private ECR registry (a copy the operator keeps, or a pull-through cache).
+PRIVATE_COLLECTOR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/aws-otel-collector:v0.43.3"
+NO_EGRESS_REFUSAL = "needs the collector image in the account's ECR"
+
+
+@pytest.mark.parametrize(
+    "switches,refusal",
+    [
+        ({}, None),  # prod as it is: the stack's own copy
+        ({"tracing_collector_mirror": False}, NO_EGRESS_REFUSAL),
+        ({"tracing_collector_mirror": False, "tracing_collector_image": PRIVATE_COLLECTOR}, None),
+        (
+            {"tracing_collector_image": "public.ecr.aws/aws-observability/aws-otel-collector"},
+            "must be pinned by a tag",
+        ),
+    ],
+)
+def test_prod_traces_only_with_a_collector_it_can_pull(
+    terraform_bin: str, cli_config: Path, switches: dict[str, Any], refusal: str | None
+) -> None:
+    """Prod (interface endpoints, no NAT) with tracing: the plan is refused when
+    the sidecar's image would come from outside the account's ECR, or is not
+    pinned; accepted with the stack's copy or a private ECR image."""
+    label = "-".join(f"{k}={v}" for k, v in switches.items()).replace("/", "_") or "as-is"
+    workdir = harness.BUILD / "collector-validation" / label
+    stack = harness.copy_terraform(workdir / "terraform") / "stack"
+    zip_path = harness.BUILD / "importer.zip"
+    if not zip_path.exists():
+        harness.importer_zip(zip_path)
+    moto = harness.MotoServer(workdir / "moto.log")
+    try:
+        (stack / "providers.tf").write_text(harness.provider_config(moto.url))
+        inputs = harness.environment_inputs("prod")
+        assert inputs["tracing"] is True and inputs["interface_endpoints"] is True
+        tfvars = {
+            **inputs,
+            "environment": "prod",
+            "image_tag": "prod-0000000",
+            "importer_zip_path": str(zip_path),
+            **switches,
+        }
+        (stack / "terraform.tfvars.json").write_text(json.dumps(tfvars, indent=2))
+        tf = harness.Terraform(terraform_bin, harness.terraform_env(cli_config), workdir / "tf.log")
+        tf(stack, "init", "-backend=false", "-no-color")
+        planned = tf(stack, "plan", "-no-color", "-input=false", "-out=tfplan", ok=(0, 1))
+    finally:
+        moto.stop()
+    if refusal:
+        assert planned.returncode == 1
+        assert refusal in " ".join(planned.stderr.split()), planned.stderr
+        return
+    assert planned.returncode == 0, planned.stderr
+    shown = json.loads(tf(stack, "show", "-json", "tfplan").stdout)
+    planned_resources = _resources(shown["planned_values"]["root_module"])
+    repositories = {
+        r["values"]["name"] for r in planned_resources if r["type"] == "aws_ecr_repository"
+    }
+    tasks = [r for r in planned_resources if r["type"] == "aws_ecs_task_definition"]
+    assert len(tasks) == 2
+    # The task definitions are known only after apply (they name the database's
+    # address); the applied environments show their images (test_environments).
+    if "tracing_collector_image" in switches:
+        assert repositories == {"countq-prod"}, "no copy of an image already in ECR"
+    else:
+        assert repositories == {"countq-prod", "countq-prod/otel-collector"}
