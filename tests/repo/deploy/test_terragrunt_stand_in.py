@@ -105,6 +105,7 @@ def buckets(moto: harness.MotoServer) -> list[str]:
     return sorted(b["Name"] for b in client(moto, "s3").list_buckets()["Buckets"])
 
 
+@pytest.mark.slow  # Terraform on moto
 def test_a_missing_state_bucket_is_refused_without_bootstrap(
     tmp_path: Path, moto: harness.MotoServer
 ) -> None:
@@ -117,6 +118,7 @@ def test_a_missing_state_bucket_is_refused_without_bootstrap(
     assert buckets(moto) == []
 
 
+@pytest.mark.slow  # Terraform on moto
 @pytest.mark.parametrize(
     ("args", "env"),
     [
@@ -215,6 +217,7 @@ def probe_tags(tmp_path: Path, moto: harness.MotoServer, root_hcl: str, **env: s
     return {t["Key"]: t["Value"] for t in tags}
 
 
+@pytest.mark.slow  # Terraform on moto
 def test_root_hcls_default_tags_reach_a_created_resource(
     tmp_path: Path, moto: harness.MotoServer
 ) -> None:
@@ -224,6 +227,7 @@ def test_root_hcls_default_tags_reach_a_created_resource(
     assert tags == {"Project": "countq", "Environment": "test", "ManagedBy": "terragrunt"}
 
 
+@pytest.mark.slow  # Terraform on moto
 def test_a_root_hcl_without_the_environment_tag_is_seen(
     tmp_path: Path, moto: harness.MotoServer
 ) -> None:
@@ -235,6 +239,7 @@ def test_a_root_hcl_without_the_environment_tag_is_seen(
     assert "Environment" not in tags and tags["Project"] == "countq"
 
 
+@pytest.mark.slow  # Terraform on moto
 def test_root_hcls_allowed_account_ids_reach_the_provider(
     tmp_path: Path, moto: harness.MotoServer
 ) -> None:

@@ -24,6 +24,8 @@ import pytest
 
 from tests.repo.infra import harness
 
+pytestmark = pytest.mark.slow  # two Terraform applies on moto
+
 NAME = "countq-cbd"
 ACCOUNT = "123456789012"
 OLD_ALB = f"arn:aws:elasticloadbalancing:{harness.REGION}:{ACCOUNT}:loadbalancer/app/{NAME}/0ld"
