@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from redis.asyncio import RedisCluster
@@ -31,6 +32,14 @@ from countq.queue.client import (
     stats_pipeline,
 )
 from countq.queue.outage import Outage
+from countq.queue.partitions import (
+    Partition,
+    bound_per_partition,
+    configured,
+    index_of,
+    known,
+    registry_key,
+)
 
 T = TypeVar("T")
 _Waiter = tuple[tuple[str, int, int, str], "asyncio.Future[Any]"]
@@ -56,6 +65,8 @@ class ProducerQueue:
         self.login = redis_login(settings)
         self.client = connect_async(settings, socket_timeout=settings.redis_timeout_s)
         self.outage = Outage()
+        self.partitions = configured(settings)
+        self.bound = bound_per_partition(settings)
         self._waiting: list[_Waiter] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -89,14 +100,20 @@ class ProducerQueue:
         self.outage.answered()
         return result
 
-    async def ensure_group(self) -> None:
+    async def ensure_group(self, partitions: list[Partition] | None = None) -> None:
+        """Register the partitions beyond the first (before anything is written to
+        them: consumers find them there), then create each one's group."""
         s = self.settings
-        try:
-            await self._call(
-                lambda: self.client.xgroup_create(s.stream_key, s.group, id="0", mkstream=True)
-            )
-        except ResponseError as exc:
-            raise_unless_busygroup(exc)
+        partitions = self.partitions if partitions is None else partitions
+        extra = [p.tag for p in partitions if p.tag != s.redis_queue]
+        if extra:
+            await self._call(lambda: self.client.sadd(registry_key(s), *extra))
+        for p in partitions:
+            try:
+                create = partial(self.client.xgroup_create, id="0", mkstream=True)
+                await self._call(partial(create, p.stream_key, s.group))
+            except ResponseError as exc:
+                raise_unless_busygroup(exc)
 
     async def enqueue(self, count: int, traceparent: str | None = None) -> str:
         """Append one message; its id. BacklogFull when the stream is at its bound.
@@ -135,8 +152,19 @@ class ProducerQueue:
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: list[_Waiter]) -> None:
-        args = [self.settings.max_backlog, *(field for message, _ in batch for field in message)]
-        key = self.settings.stream_key
+        """One script call per partition the batch touches, all at once; a failure
+        answers only that partition's waiters."""
+        by_partition: dict[int, list[_Waiter]] = {}
+        n = len(self.partitions)
+        for waiter in batch:
+            by_partition.setdefault(index_of(waiter[0][0], n) if n > 1 else 0, []).append(waiter)
+        await asyncio.gather(
+            *(self._flush_to(self.partitions[i], part) for i, part in by_partition.items())
+        )
+
+    async def _flush_to(self, partition: Partition, batch: list[_Waiter]) -> None:
+        args = [self.bound, *(field for message, _ in batch for field in message)]
+        key = partition.stream_key
         try:
             entries = await self._call(lambda: self._enqueue(key, args), requests=len(batch))
         except Exception as exc:  # every waiter gets the failure, never silence
@@ -182,18 +210,26 @@ class ProducerQueue:
     async def ping(self) -> None:
         await self._call(self.client.ping)
 
+    async def known_partitions(self) -> list[Partition]:
+        """The configured partitions and every registered one."""
+        registered = await self._call(lambda: self.client.smembers(registry_key(self.settings)))
+        return known(self.settings, {str(tag) for tag in registered})
+
     async def stats(self) -> QueueStats:
+        partitions = await self.known_partitions()
+
         def figures() -> Awaitable[list[Any]]:
-            return stats_pipeline(self.client, self.settings).execute()  # type: ignore[no-any-return]
+            pipe = stats_pipeline(self.client, self.settings, partitions)
+            return pipe.execute()  # type: ignore[no-any-return]
 
         try:
             results = await self._call(figures)
         except ResponseError as exc:
             if "no such key" not in str(exc).lower():
                 raise
-            await self.ensure_group()  # the stream was deleted: recreate it, empty
+            await self.ensure_group(partitions)  # a stream was deleted: recreate it, empty
             results = await self._call(figures)
-        return stats_from(results, self.settings)
+        return stats_from(results, self.settings, partitions)
 
     async def end_to_end(self) -> tuple[float | None, float | None]:
         """p50 and p99 (s) of the last minute's end-to-end times (queue/latency.py)."""
