@@ -40,6 +40,7 @@ from common import (
 )
 
 from countq.messages import uuid7
+from countq.queue import keys
 
 TARGET = 100_000
 CHUNK = 2000
@@ -64,7 +65,7 @@ def prefill_stream(r: object, key: str, n: int, group: str) -> None:
     for start in range(0, n, CHUNK):
         pipe = r.pipeline(transaction=False)  # type: ignore[attr-defined]
         for i in range(start, min(start + CHUNK, n)):
-            pipe.xadd(key, {"id": str(uuid7()), "count": i, "ts": now_ms})
+            pipe.xadd(key, {keys.ID: str(uuid7()), keys.COUNT: i, keys.TS: now_ms})
         pipe.execute()
 
 

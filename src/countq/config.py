@@ -14,6 +14,8 @@ from urllib.parse import quote
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from countq.queue import keys
+
 
 class ConfigError(Exception):
     """A setting a person must fix. The message is one sentence that names the
@@ -230,15 +232,15 @@ class Settings(BaseSettings):
 
     @property
     def stream_key(self) -> str:
-        return f"{{{self.redis_queue}}}:stream"
+        return keys.stream_key(self.redis_queue)
 
     @property
     def dead_key(self) -> str:
-        return f"{{{self.redis_queue}}}:dead"
+        return keys.dead_key(self.redis_queue)
 
     @property
     def group(self) -> str:
-        return "consumers"
+        return keys.GROUP
 
     @property
     def redis_embedded(self) -> bool:

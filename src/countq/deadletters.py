@@ -113,7 +113,7 @@ def as_json(d: DeadLetter, now_ms: int) -> dict[str, Any]:
         "id": d.entry_id,
         "dead_for_seconds": round(d.age_s(now_ms), 3),
         "reason": d.reason,
-        "source_entry": d.fields.get("source_entry"),
+        "source_entry": d.source_entry,
         "stream": d.dead_key,
         "message": d.message,
     }
@@ -156,7 +156,7 @@ def do_show(dead: DeadLetters, args: argparse.Namespace) -> int:
     print(f"id:           {d.entry_id}")
     print(f"dead for:     {age_text(d.age_s(now_ms))}")
     print(f"reason:       {d.reason}")
-    print(f"source entry: {d.fields.get('source_entry', '')}")
+    print(f"source entry: {d.source_entry or ''}")
     for key, value in d.message.items():
         print(f"message {key}: {value}")
     return 0

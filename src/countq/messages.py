@@ -1,7 +1,8 @@
 """A count message: what the producer writes to the stream, and how the consumer reads it back.
 
-The one place for the message's fields and their bounds; it imports nothing
-from countq, so the API, the queue and the store can all depend on it.
+The one place for the message's bounds; its fields' names are the queue's
+(countq.queue.keys, which imports nothing from countq), so the API, the
+queue and the store can all depend on this module.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+
+from countq.queue.keys import COUNT, ID, TRACEPARENT, TS
 
 # MySQL's BIGINT: every count and enqueue time must fit in it.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -30,8 +33,8 @@ def uuid7() -> uuid.UUID:
 
 
 def new_message(count: int) -> tuple[str, int, int]:
-    """The id, count and enqueue time (ms) of a new message, in the order the
-    enqueue script stores them as the entry's fields `id`, `count` and `ts`."""
+    """The id, count and enqueue time (ms) of a new message, in the order of
+    the entry's fields (keys.MESSAGE_FIELDS)."""
     return str(uuid7()), count, time.time_ns() // 1_000_000
 
 
@@ -48,12 +51,12 @@ class Message:
     def fields(self) -> dict[str, str]:
         """The entry's fields again (parse_entry's inverse): a dead letter keeps them."""
         fields = {
-            "id": str(uuid.UUID(bytes=self.message_id)),
-            "count": str(self.count),
-            "ts": str(self.enqueued_ms),
+            ID: str(uuid.UUID(bytes=self.message_id)),
+            COUNT: str(self.count),
+            TS: str(self.enqueued_ms),
         }
         if self.traceparent:
-            fields["traceparent"] = self.traceparent
+            fields[TRACEPARENT] = self.traceparent
         return fields
 
 
@@ -77,9 +80,9 @@ def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
     if not fields:
         raise ValueError("entry has no fields (deleted or empty)")
     try:
-        message_id = _uuid_bytes(fields["id"])
-        count = int(fields["count"])
-        enqueued_ms = int(fields["ts"])
+        message_id = _uuid_bytes(fields[ID])
+        count = int(fields[COUNT])
+        enqueued_ms = int(fields[TS])
     except KeyError as exc:
         raise ValueError(f"missing field {exc.args[0]!r}") from None
     if not INT64_MIN <= count <= INT64_MAX:
@@ -88,4 +91,4 @@ def parse_entry(entry_id: str, fields: dict[str, str] | None) -> Message:
     # SQLite's driver raises and MySQL's INSERT IGNORE clamps to a wrong day.
     if not 0 <= enqueued_ms <= INT64_MAX:
         raise ValueError(f"ts {enqueued_ms} outside 0..{INT64_MAX}")
-    return Message(entry_id, message_id, count, enqueued_ms, fields.get("traceparent"))
+    return Message(entry_id, message_id, count, enqueued_ms, fields.get(TRACEPARENT))

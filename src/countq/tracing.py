@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
+from countq.queue import keys
+
 if TYPE_CHECKING:
     from countq.messages import Message
 
@@ -218,7 +220,7 @@ def process(destination: str, batch: Sequence[Message]) -> Iterator[_Traced]:
         "messaging.operation.type": "process",
         "messaging.operation.name": "process",
         "messaging.destination.name": destination,
-        "messaging.consumer.group.name": "consumers",
+        "messaging.consumer.group.name": keys.GROUP,
         "messaging.batch.message_count": len(batch),
     }
     span = tracer.start_span(

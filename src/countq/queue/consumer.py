@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from countq.config import Settings
 from countq.credentials import retry_refused
+from countq.queue import keys
 from countq.queue.client import (
     ACK_LUA,
     DEAD_LETTER_LUA,
@@ -218,8 +219,8 @@ class ConsumerQueue:
         """Ack and remove the entries of one partition (one script call)."""
         if entry_ids:
             partition = partition or base(self.settings)
-            args = [self.settings.group, *entry_ids]
-            self._call(lambda: self._ack(keys=[partition.stream_key], args=args))
+            script_keys, args = keys.ack_call(partition.tag, entry_ids)
+            self._call(lambda: self._ack(keys=script_keys, args=args))
 
     def dead_letter(
         self,
@@ -230,11 +231,10 @@ class ConsumerQueue:
     ) -> None:
         """Move one entry to its partition's dead-letter stream and ack it, atomically."""
         partition = partition or base(self.settings)
-        record = {**(fields or {}), "source_entry": entry_id, "reason": reason[:500]}
-        args = [self.settings.group, entry_id, *(item for kv in record.items() for item in kv)]
-        keys = [partition.stream_key, partition.dead_key]
-        self._call(lambda: self._dead_letter(keys=keys, args=args))
-        ids = {"entry_id": entry_id, "message_id": (fields or {}).get("id")}
+        call = keys.dead_letter_call(partition.tag, entry_id, fields or {}, reason[:500])
+        script_keys, args = call
+        self._call(lambda: self._dead_letter(keys=script_keys, args=args))
+        ids = {"entry_id": entry_id, "message_id": (fields or {}).get(keys.ID)}
         log.warning(
             "dead-lettered entry %s of %s: %s", entry_id, partition.stream_key, reason, extra=ids
         )

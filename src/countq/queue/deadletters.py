@@ -20,11 +20,9 @@ from redis.exceptions import ResponseError
 
 from countq.config import Settings
 from countq.credentials import retry_refused
+from countq.queue import keys
 from countq.queue.client import REPLAY_LUA, SyncClient, connect, login_refused, redis_login
 from countq.queue.partitions import Partition, bound_per_partition, known, registry_key
-
-# The fields the consumer adds to a message's own when it dead-letters it.
-ADDED_FIELDS = ("source_entry", "reason")
 
 ENTRY_ID = re.compile(r"^\d+(-\d+)?$")
 
@@ -51,12 +49,17 @@ class DeadLetter:
 
     @property
     def reason(self) -> str:
-        return self.fields.get("reason", "")
+        return self.fields.get(keys.REASON, "")
+
+    @property
+    def source_entry(self) -> str | None:
+        """The stream entry id it had."""
+        return self.fields.get(keys.SOURCE_ENTRY)
 
     @property
     def message(self) -> dict[str, str]:
         """The message's own fields, as the producer wrote them."""
-        return {k: v for k, v in self.fields.items() if k not in ADDED_FIELDS}
+        return {k: v for k, v in self.fields.items() if k not in keys.DEAD_LETTER_FIELDS}
 
     @property
     def dead_lettered_ms(self) -> int:
@@ -135,9 +138,9 @@ class DeadLetters:
         """
         bound = bound_per_partition(self.settings)
         for p in self.partitions:
-            keys = [p.stream_key, p.dead_key]
+            script_keys, args = keys.replay_call(p.tag, entry_id, bound)
             try:
-                return str(self._call(lambda k=keys: self._replay(keys=k, args=[entry_id, bound])))
+                return str(self._call(lambda k=script_keys, a=args: self._replay(keys=k, args=a)))
             except ResponseError as exc:
                 reply = str(exc)
                 if reply.startswith("NOENTRY"):

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from countq.config import Settings
+from countq.queue import keys
 
 GROWTH = 1.05
 WINDOW_S = 60
@@ -39,8 +40,7 @@ def bucket_ms(bucket: int) -> float:
 
 
 def second_key(settings: Settings, second: int) -> str:
-    # The queue's hash tag, so the window lives in the stream's slot (cluster).
-    return f"{{{settings.redis_queue}}}:e2e:{second}"
+    return keys.latency_key(settings.redis_queue, second)
 
 
 def add_to_window(client: Any, settings: Settings, seconds: Mapping[int, Counter[int]]) -> None:

@@ -1,4 +1,4 @@
-"""QUEUE_PARTITIONS: the queue as N streams in N cluster slots, named in one place.
+"""QUEUE_PARTITIONS: the queue as N streams in N cluster slots (named in keys.py).
 
 One hash tag lives in one slot, so on one shard: with N > 1 the queue is N
 streams, each with its own consumer group and dead letters, under tags
@@ -24,56 +24,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import count as counting
-
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from countq.config import Settings
+from countq.queue import keys
+from countq.queue.keys import partition_tag
 
 
 @dataclass(frozen=True, slots=True)
 class Partition:
-    """One stream of the queue, its dead letters and its consumer group."""
+    """One stream of the queue, its dead letters and its consumer group; the key
+    helpers of keys.py take its tag as their `queue`."""
 
     tag: str
 
     @property
     def stream_key(self) -> str:
-        return f"{{{self.tag}}}:stream"
+        return keys.stream_key(self.tag)
 
     @property
     def dead_key(self) -> str:
-        return f"{{{self.tag}}}:dead"
+        return keys.dead_key(self.tag)
 
     @property
     def slot(self) -> int:
-        return slot_of(self.tag)
-
-
-def slot_of(tag: str) -> int:
-    """The cluster slot of every key under the hash tag `tag`."""
-    return int(key_slot(f"{{{tag}}}".encode()))
-
-
-def partition_tag(queue: str, index: int, partitions: int) -> str:
-    """The hash tag of partition `index` of `partitions` (see the module's text)."""
-    if not 0 <= index < partitions:
-        raise ValueError(f"partition {index} of {partitions}")
-    if index == 0:
-        return queue
-    offset = index * REDIS_CLUSTER_HASH_SLOTS // partitions
-    return _tag_in_slot(queue, (slot_of(queue) + offset) % REDIS_CLUSTER_HASH_SLOTS)
-
-
-@lru_cache(maxsize=1024)
-def _tag_in_slot(queue: str, slot: int) -> str:
-    # CRC16 spreads these names evenly: ~16k tries on average, a few ms.
-    for j in counting(1):
-        tag = f"{queue}.p{j}"
-        if slot_of(tag) == slot:
-            return tag
-    raise AssertionError("unreachable: counting never ends")
+        return keys.slot_of(self.tag)
 
 
 def configured(settings: Settings) -> list[Partition]:
@@ -88,8 +62,7 @@ def base(settings: Settings) -> Partition:
 
 
 def registry_key(settings: Settings) -> str:
-    """The set of every partition tag besides the queue's own, ever written to."""
-    return f"{{{settings.redis_queue}}}:partitions"
+    return keys.registry_key(settings.redis_queue)
 
 
 def known(settings: Settings, registered: set[str]) -> list[Partition]:

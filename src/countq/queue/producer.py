@@ -20,7 +20,7 @@ from redis.exceptions import (
 from countq.config import Settings
 from countq.credentials import retry_refused_async
 from countq.messages import new_message
-from countq.queue import latency
+from countq.queue import keys, latency
 from countq.queue.client import (
     ENQUEUE_LUA,
     QueueStats,
@@ -163,10 +163,10 @@ class ProducerQueue:
         )
 
     async def _flush_to(self, partition: Partition, batch: list[_Waiter]) -> None:
-        args = [self.bound, *(field for message, _ in batch for field in message)]
-        key = partition.stream_key
+        messages = (message for message, _ in batch)
+        call = keys.enqueue_call(partition.tag, self.bound, messages)
         try:
-            entries = await self._call(lambda: self._enqueue(key, args), requests=len(batch))
+            entries = await self._call(lambda: self._enqueue(*call), requests=len(batch))
         except Exception as exc:  # every waiter gets the failure, never silence
             for _, future in batch:
                 if not future.done():
@@ -176,20 +176,20 @@ class ProducerQueue:
             if not future.done():
                 future.set_result(entry)
 
-    async def _enqueue(self, key: str, args: list[Any]) -> list[Any]:
+    async def _enqueue(self, script_keys: list[str], args: list[Any]) -> list[Any]:
         """The enqueue script; with REDIS_WAIT_REPLICAS=N, then WAIT N on the same
         connection (WAIT counts the replicas that have this connection's
         writes), so one WAIT covers the whole batch."""
         replicas = self.settings.redis_wait_replicas
         if not replicas:
-            return await self.client.eval(ENQUEUE_LUA, 1, key, *args)  # type: ignore[no-any-return]
+            return await self.client.eval(ENQUEUE_LUA, 1, *script_keys, *args)  # type: ignore[no-any-return]
         # Half the request's budget, so a missing replica is a 503 in time.
         wait_ms = max(1, int(self.settings.redis_timeout_s * 500))
         pipe: Any = self.client.pipeline(transaction=False)
-        pipe.eval(ENQUEUE_LUA, 1, key, *args)
+        pipe.eval(ENQUEUE_LUA, 1, *script_keys, *args)
         if isinstance(self.client, RedisCluster):
             # Both on the stream's primary, in one node pipeline (one connection).
-            node = self.client.get_node_from_key(key)
+            node = self.client.get_node_from_key(script_keys[0])
             pipe.execute_command("WAIT", replicas, wait_ms, target_nodes=node)
             try:
                 # No redirection: a script re-sent alone elsewhere would not be

@@ -4,7 +4,8 @@
 -- yet delivered has been acked, so it is trimmed in one XTRIM MINID, far
 -- cheaper than XDEL id by id; only acked ids above that floor (another
 -- consumer still holds an older batch) are deleted one by one.
--- KEYS: the stream. ARGV: the group, then the entry ids to ack.
+-- KEYS: stream
+-- ARGV: group; per entry: entry_id
 local stream, group = KEYS[1], ARGV[1]
 redis.call('XACK', stream, group, unpack(ARGV, 2))
 

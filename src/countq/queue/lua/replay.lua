@@ -2,8 +2,10 @@
 -- message's own fields (id, count, ts: the same message id, so a message that
 -- was in fact stored is skipped by the unique key, and the same enqueue time)
 -- and the dead-letter stream loses the entry, or nothing changes at all.
--- KEYS: the stream, the dead-letter stream (one hash tag: one slot on a cluster).
--- ARGV: the dead-letter entry id, the backlog bound (MAX_BACKLOG).
+-- KEYS: stream, dead
+-- ARGV: dead_entry_id, bound, source_entry_field, reason_field
+-- (the backlog bound is MAX_BACKLOG; the last two name the fields the
+-- dead-letter stream adds to the message's own.)
 -- Returns the new stream entry id, or an error reply:
 --   "NOENTRY" (no such dead letter), "EMPTY" (it kept no message fields),
 --   "BACKLOG <length>" (the stream is at the bound; refusing is what the
@@ -14,8 +16,7 @@ local length = redis.call('XLEN', KEYS[1])
 if length >= tonumber(ARGV[2]) then
   return redis.error_reply('BACKLOG ' .. length)
 end
--- The dead-letter stream adds these two fields to the message's own.
-local added_by_dead_letter = { source_entry = true, reason = true }
+local added_by_dead_letter = { [ARGV[3]] = true, [ARGV[4]] = true }
 local fields = {}
 local record = found[2]
 for i = 1, #record, 2 do
