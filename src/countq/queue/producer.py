@@ -36,6 +36,7 @@ from countq.queue.partitions import (
     Partition,
     bound_per_partition,
     configured,
+    in_partition,
     index_of,
     known,
     registry_key,
@@ -67,6 +68,7 @@ class ProducerQueue:
         self.outage = Outage()
         self.partitions = configured(settings)
         self.bound = bound_per_partition(settings)
+        self._turn = 0  # the partition this loop turn's messages go to
         self._waiting: list[_Waiter] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -118,7 +120,13 @@ class ProducerQueue:
     async def enqueue(self, count: int, traceparent: str | None = None) -> str:
         """Append one message; its id. BacklogFull when the stream is at its bound.
         A traceparent (countq.tracing) goes into the entry as a field of its own."""
-        message = (*new_message(count), traceparent or "")
+        message_id, count, enqueued_ms = new_message(count)
+        n = len(self.partitions)
+        if n > 1:  # one partition per loop turn, in turn (partitions.in_partition)
+            if not self._waiting:
+                self._turn = (self._turn + 1) % n
+            message_id = in_partition(message_id, self._turn, n)
+        message = (message_id, count, enqueued_ms, traceparent or "")
         if not await self._send(message):
             raise BacklogFull(f"backlog is at its bound of {self.settings.max_backlog} messages")
         return message[0]
