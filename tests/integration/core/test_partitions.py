@@ -25,6 +25,7 @@ from countq.queue.consumer import ConsumerQueue
 from countq.queue.deadletters import DeadLetters
 from countq.queue.partitions import Partition, configured
 from countq.worker.loop import Consumer
+from countq.worker.metrics import QueueGauges
 from tests.helpers.database import db_rows
 from tests.helpers.loadgen import Answer, OpenLoop
 from tests.helpers.processes import (
@@ -186,6 +187,25 @@ def test_a_consumer_drains_partitions_it_was_not_configured_with(
         pass
     assert db_rows(settings) == (100, 100, 100)
     assert lengths(redis_admin, configured(wide)) == [0, 0, 0, 0]
+
+
+def test_the_consumer_gauges_sum_the_partitions_and_list_each(
+    settings: Settings, redis_admin: redis.Redis
+) -> None:
+    s = partitioned(settings, 3)
+    queue = ConsumerQueue(s, "gauges")
+    queue.ensure_group()
+    partitions = configured(s)
+    for p, n in zip(partitions, (5, 7, 11), strict=True):
+        fill(redis_admin, p, n)
+    families = {f.name: f for f in QueueGauges(queue).collect()}
+    assert families["countq_backlog"].samples[0].value == 23
+    by_stream = {
+        sample.labels["stream"]: sample.value
+        for sample in families["countq_partition_backlog"].samples
+    }
+    assert by_stream == {p.stream_key: n for p, n in zip(partitions, (5, 7, 11), strict=True)}
+    queue.close()
 
 
 @pytest.mark.slow
