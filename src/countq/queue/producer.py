@@ -74,6 +74,10 @@ class ProducerQueue:
         self.outage = self.outages[0]
         self._in_flight = [0] * len(self.partitions)  # enqueue calls, per partition
         self._turn = 0  # the partition this loop turn's messages go to
+        # Consumers with another QUEUE_PARTITIONS find these partitions in the
+        # registry: written at start, or before the first enqueue if Redis was
+        # not there at start.
+        self._registered = len(self.partitions) == 1
         self._waiting: list[_Waiter] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -119,6 +123,7 @@ class ProducerQueue:
         extra = [p.tag for p in partitions if p.tag != s.redis_queue]
         if extra:
             await self._call(lambda: self.client.sadd(registry_key(s), *extra))
+            self._registered = self._registered or partitions is self.partitions
         for p in partitions:
             try:
                 create = partial(self.client.xgroup_create, id="0", mkstream=True)
@@ -192,6 +197,8 @@ class ProducerQueue:
         outage = self.outages[index]
         self._in_flight[index] += 1
         try:
+            if not self._registered:
+                await self._register()
             entries = await self._call(lambda: self._enqueue(*call), len(batch), outage)
         except Exception as exc:  # every waiter gets the failure, never silence
             for _, future in batch:
@@ -234,6 +241,12 @@ class ProducerQueue:
                 f"{acked_by} of {replicas} replicas have the write after {wait_ms} ms"
             )
         return entries  # type: ignore[no-any-return]
+
+    async def _register(self) -> None:
+        s = self.settings
+        extra = [p.tag for p in self.partitions[1:]]
+        await self._call(lambda: self.client.sadd(registry_key(s), *extra))
+        self._registered = True
 
     async def ping(self) -> None:
         await self._call(self.client.ping)

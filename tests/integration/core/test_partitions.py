@@ -4,6 +4,7 @@ reads, reclaim and dead letters per partition, discovery, and changing N
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from countq.messages import uuid7
 from countq.queue.consumer import ConsumerQueue
 from countq.queue.deadletters import DeadLetters
 from countq.queue.partitions import Partition, configured
+from countq.queue.producer import ProducerQueue
 from countq.worker.loop import Consumer
 from countq.worker.metrics import QueueGauges
 from tests.helpers.database import db_rows
@@ -80,6 +82,21 @@ def test_posts_spread_over_every_partition_and_stats_add_them_up(
         pass
     assert db_rows(s) == (400, 400, 400)
     assert lengths(redis_admin, partitions) == [0, 0, 0, 0]
+
+
+def test_a_producer_that_could_not_register_at_start_does_before_its_first_enqueue(
+    settings: Settings, redis_admin: redis.Redis
+) -> None:
+    s = partitioned(settings, 3)
+
+    async def enqueue_without_start() -> None:
+        queue = ProducerQueue(s)  # ensure_group never ran: Redis was away at start
+        await queue.enqueue(1)
+        await queue.close()
+
+    asyncio.run(enqueue_without_start())
+    registry = redis_admin.smembers(f"{{{s.redis_queue}}}:partitions")
+    assert {tag.decode() for tag in registry} == {p.tag for p in configured(s)[1:]}
 
 
 def test_max_backlog_is_the_whole_backlog(settings: Settings) -> None:
