@@ -42,6 +42,13 @@ def redis_cpu_s(port: int) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+def redis_calls(port: int) -> float:
+    """Commands served so far (INFO commandstats): the load's spread, whatever the
+    machine's other work does to the CPU each command costs."""
+    stats = redis.Redis(port=port).info("commandstats")
+    return float(sum(int(v["calls"]) for v in stats.values()))
+
+
 def stored(db_url: str) -> int:
     import sqlalchemy as sa
 
@@ -54,8 +61,8 @@ def stored(db_url: str) -> int:
 
 def one_run(
     cluster: RedisClusterProcs, partitions: int, rate: float, seconds: float, tag: str
-) -> dict[str, float]:
-    """CPU seconds per primary (by port) over one run's load and drain."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds and commands per primary (by port) over one run's load and drain."""
     queue = f"bench-{tag}-n{partitions}"
     extra = {"REDIS_CLUSTER": "true", "QUEUE_PARTITIONS": partitions, "REDIS_URL": cluster.url}
     with database(f"part{partitions}") as db_url, processes() as started:
@@ -66,18 +73,20 @@ def one_run(
         while stored(db_url) < int(rate * 1.0) * 0.99 and time.monotonic() < deadline:
             time.sleep(0.2)
         before = {port: redis_cpu_s(port) for port in cluster.primary_ports()}
+        calls_before = {port: redis_calls(port) for port in cluster.primary_ports()}
         warm = stored(db_url)
         result = paced(producer_port, rate, seconds)
         deadline = time.monotonic() + 120
         while stored(db_url) < warm + result.ok and time.monotonic() < deadline:
             time.sleep(0.1)
         after = {port: redis_cpu_s(port) for port in cluster.primary_ports()}
+        calls = {str(p): redis_calls(p) - calls_before[p] for p in cluster.primary_ports()}
         if stored(db_url) < warm + result.ok:
             raise RuntimeError(f"N={partitions}: the consumer did not store every message")
         log(
             f"N={partitions}: {result.ok} accepted at {result.rate:,.0f}/s, {result.failed} refused"
         )
-    return {str(port): after[port] - before[port] for port in before}
+    return {str(port): after[port] - before[port] for port in before}, calls
 
 
 def main() -> int:
@@ -88,16 +97,24 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="countq-bench-cluster-"))
     cluster = RedisClusterProcs(root).start()
     cpu: dict[int, list[dict[str, float]]] = {n: [] for n in PARTITIONS}
+    calls: dict[int, list[dict[str, float]]] = {n: [] for n in PARTITIONS}
     try:
         for run in range(args.runs):
             for n in PARTITIONS:
-                cpu[n].append(one_run(cluster, n, args.rate, args.seconds, f"{run}"))
+                run_cpu, run_calls = one_run(cluster, n, args.rate, args.seconds, f"{run}")
+                cpu[n].append(run_cpu)
+                calls[n].append(run_calls)
     finally:
         cluster.stop()
     ports = [str(port) for port in cluster.ports]
     median_cpu = {
         n: {port: statistics.median(r[port] for r in cpu[n]) for port in ports} for n in PARTITIONS
     }
+    median_calls = {
+        n: {port: statistics.median(r[port] for r in calls[n]) for port in ports}
+        for n in PARTITIONS
+    }
+    calls_ratio = max(median_calls[3].values()) / max(median_calls[1].values())
     owner = max(median_cpu[1].values())
     busiest = max(median_cpu[3].values())
     ratio = busiest / owner if owner else float("nan")
@@ -117,6 +134,15 @@ def main() -> int:
         ["", "N=1", "N=3", "N=3 / N=1's owner"],
         rows,
     )
+    table(
+        "Redis commands per primary (INFO commandstats)",
+        ["", "N=1", "N=3"],
+        [
+            [f"primary :{port}", *(f"{median_calls[n][port]:,.0f}" for n in PARTITIONS)]
+            for port in ports
+        ],
+    )
+    print(f"commands, busiest primary with N=3 / the owner with N=1: {calls_ratio:.2f}")
     total = sum(median_cpu[3].values()) / sum(median_cpu[1].values())
     print(f"all primaries with N=3 / with N=1: {total:.2f} (what partitioning costs in all)")
     print(
@@ -131,6 +157,8 @@ def main() -> int:
             "seconds": args.seconds,
             "cpu_s_per_primary": {str(n): median_cpu[n] for n in PARTITIONS},
             "busiest_ratio": round(ratio, 3),
+            "calls_per_primary": {str(n): median_calls[n] for n in PARTITIONS},
+            "busiest_calls_ratio": round(calls_ratio, 3),
             "total_ratio": round(total, 3),
         },
     )

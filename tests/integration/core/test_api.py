@@ -230,6 +230,7 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
 
 def test_concurrent_posts_share_a_call_and_respect_the_bound(settings: Settings) -> None:
     """Messages that arrive together are appended in one script call, each checked."""
+    from countq.queue.keys import MESSAGE_FIELDS
     from countq.queue.producer import BacklogFull, ProducerQueue
 
     calls: list[tuple[object, ...]] = []  # the Redis calls the burst made, with their arguments
@@ -252,10 +253,12 @@ def test_concurrent_posts_share_a_call_and_respect_the_bound(settings: Settings)
             await queue.close()
 
     results = asyncio.run(burst())
-    # One script call for the five: the bound, then id, count, ts, traceparent of each.
+    # One script call for the five: the bound, the field names, then id, count,
+    # ts, traceparent of each.
     ((_script, keys, key, bound, *fields),) = calls
     assert (keys, key, bound) == (1, settings.stream_key, 3)
-    assert fields[1::4] == [0, 1, 2, 3, 4]
+    assert tuple(fields[:4]) == MESSAGE_FIELDS
+    assert fields[4:][1::4] == [0, 1, 2, 3, 4]
     assert [isinstance(r, str) for r in results] == [True, True, True, False, False]
     assert all(isinstance(r, BacklogFull) for r in results[3:])
     entries = redis.Redis.from_url(REDIS_URL, decode_responses=True).xrange(settings.stream_key)
