@@ -94,8 +94,8 @@ class ConsumerQueue:
         slot 0, before its own retry loop starts. When that node dies, every
         read fails there and the client never refreshes its slot map, so a
         consumer would retry the dead node forever. Pointing the default node
-        at the stream's own primary, refreshed after each failure, means the
-        consumer needs exactly the one node it reads from.
+        at the (first partition's) stream's own primary, refreshed after each
+        failure, means the consumer needs no node it does not read from.
         """
         if not isinstance(self.client, RedisCluster):
             return
@@ -142,17 +142,33 @@ class ConsumerQueue:
         that has entries is the answer; only when all are empty, one short
         blocking read on the partition whose turn it is. Under load each
         partition gets one batch in every N reads.
+
+        A partition whose shard fails over is passed over while another
+        answers, so the others drain meanwhile; when none answers, the error
+        goes up (the worker's Retry waits and tries again).
         """
         partitions = self.discover()
         n = len(partitions)
-        for step in range(n):
+        answered: Partition | None = partitions[0] if n == 1 else None
+        failure: Exception | None = None
+        for step in range(n if n > 1 else 0):
             partition = partitions[(self._read_from + step) % n]
-            entries = self.read_new(None, partition) if n > 1 else []
+            try:
+                entries = self.read_new(None, partition)
+            except _NODE_GONE as exc:
+                failure = exc
+                continue
+            answered = answered or partition
             if entries:
                 self._read_from = (self._read_from + step + 1) % n
                 return partition, entries
+        if answered is None and failure is not None:
+            self._read_from = (self._read_from + 1) % n
+            raise failure
         partition = partitions[self._read_from % n]
         self._read_from = (self._read_from + 1) % n
+        if failure is not None and answered is not None:  # wait on one that answers
+            partition = answered
         return partition, self.read_new(block_ms, partition)
 
     def read_new(
@@ -182,9 +198,16 @@ class ConsumerQueue:
         the last that had some; None when no partition has any."""
         partitions = self.discover()
         n = len(partitions)
+        failures = 0
         for step in range(n):
             partition = partitions[(self._claim_from + step) % n]
-            claimed = self.claim_stale(partition)
+            try:
+                claimed = self.claim_stale(partition)
+            except _NODE_GONE:
+                failures += 1
+                if failures == n:  # none answered: up to the worker's Retry
+                    raise
+                continue  # its shard fails over: the others are served meanwhile
             if claimed:
                 self._claim_from = (self._claim_from + step + 1) % n
                 return partition, claimed
