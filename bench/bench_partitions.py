@@ -18,6 +18,7 @@ gain: the figure is per-primary load, not a total.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import sys
 import tempfile
@@ -106,6 +107,7 @@ def main() -> int:
                 calls[n].append(run_calls)
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
     ports = [str(port) for port in cluster.ports]
     median_cpu = {
         n: {port: statistics.median(r[port] for r in cpu[n]) for port in ports} for n in PARTITIONS
