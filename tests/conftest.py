@@ -54,7 +54,11 @@ def redis_queue() -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:12]}"
     yield name
     client = redis.Redis.from_url(REDIS_URL)
-    client.delete(f"{{{name}}}:stream", f"{{{name}}}:dead")
+    client.delete(f"{{{name}}}:stream", f"{{{name}}}:dead", f"{{{name}}}:partitions")
+    # QUEUE_PARTITIONS > 1: the other partitions' tags are `<name>.p<j>`.
+    partitions = list(client.scan_iter(match=f"{{{name}.p*", count=1000))
+    if partitions:
+        client.delete(*partitions)
     client.close()
 
 

@@ -128,6 +128,40 @@ export interface components {
             /** Hostname */
             hostname: string;
         };
+        /** PartitionStatsOut */
+        PartitionStatsOut: {
+            /**
+             * Stream
+             * @description The partition's stream key
+             * @example {countq}:stream
+             */
+            stream: string;
+            /**
+             * Backlog
+             * @description Queued in this stream, not yet delivered
+             */
+            backlog: number;
+            /**
+             * Pending
+             * @description Delivered from it, not yet stored and acked
+             */
+            pending: number;
+            /**
+             * Dead Letters
+             * @description This partition's dead letters
+             */
+            dead_letters: number;
+            /**
+             * Oldest Age Seconds
+             * @description Age of its oldest unstored message
+             */
+            oldest_age_seconds: number;
+            /**
+             * Consumers
+             * @description Consumers in its group
+             */
+            consumers: number;
+        };
         /** Queued */
         Queued: {
             /**
@@ -158,7 +192,7 @@ export interface components {
         StatsOut: {
             /**
              * Backlog
-             * @description Queued, not yet delivered to a consumer
+             * @description Queued, not yet delivered to a consumer (every partition)
              */
             backlog: number;
             /**
@@ -168,7 +202,7 @@ export interface components {
             pending: number;
             /**
              * Dead Letters
-             * @description Messages moved to the dead-letter stream
+             * @description Messages moved to the dead-letter streams
              */
             dead_letters: number;
             /**
@@ -196,6 +230,11 @@ export interface components {
              * @description 99th percentile of the time from POST to stored, over the last minute
              */
             end_to_end_p99_seconds?: number | null;
+            /**
+             * Partitions
+             * @description Each stream of the queue (QUEUE_PARTITIONS, and any a former value left that still exists); the figures above are their sums
+             */
+            partitions: components["schemas"]["PartitionStatsOut"][];
             /** Hostname */
             hostname: string;
         };

@@ -35,7 +35,7 @@ function fakeApi() {
     postsInFlight: 0,
     maxPostsInFlight: 0,
   };
-  const stats = { backlog: 2, pending: 1, dead_letters: 3, oldest_age_seconds: 4.5, consumers: 1 };
+  const stats = { backlog: 2, pending: 1, dead_letters: 3, oldest_age_seconds: 4.5, consumers: 1, partitions: [] };
   const reply = (status: number, body: CountSummary | Stats | Queued | ErrorOut) =>
     new Response(JSON.stringify(body), { status });
   const post = async (init: RequestInit) => {

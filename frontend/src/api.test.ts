@@ -15,6 +15,7 @@ const STATS = {
   stored_rows: 3,
   oldest_age_seconds: 0,
   consumers: 1,
+  partitions: [],
   hostname: "h1",
 } satisfies Stats;
 

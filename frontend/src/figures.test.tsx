@@ -11,6 +11,7 @@ const stats: Stats = {
   stored_rows: 10,
   oldest_age_seconds: 0,
   consumers: 1,
+  partitions: [],
   end_to_end_p50_seconds: 0.042,
   end_to_end_p99_seconds: 3.2,
   hostname: "web-1",
@@ -51,5 +52,26 @@ describe("formatLatency", () => {
     expect(formatLatency(0.999)).toBe("999 ms");
     expect(formatLatency(1.25)).toBe("1.3 s");
     expect(formatLatency(undefined)).toBe("—");
+  });
+});
+
+describe("the backlog over partitions", () => {
+  const partition = { backlog: 0, pending: 0, dead_letters: 0, oldest_age_seconds: 0, consumers: 1 };
+
+  it("shows each partition's share when there are several", () => {
+    const partitions = [
+      { ...partition, stream: "{countq}:stream", backlog: 1200 },
+      { ...partition, stream: "{countq.p7}:stream", backlog: 30 },
+      { ...partition, stream: "{countq.p9}:stream", backlog: 0 },
+    ];
+    render(<StatList items={pipelineFigures({ ...stats, backlog: 1230, partitions }, 0)} busy={false} />);
+    expect(figure("Backlog")).toHaveTextContent("1,230");
+    expect(screen.getByText(/^3 partitions: /)).toHaveTextContent("3 partitions: 1,200 + 30 + 0");
+  });
+
+  it("says nothing more for a single stream", () => {
+    const partitions = [{ ...partition, stream: "{countq}:stream", backlog: 5 }];
+    render(<StatList items={pipelineFigures({ ...stats, backlog: 5, partitions }, 0)} busy={false} />);
+    expect(screen.queryByText(/partitions:/)).toBeNull();
   });
 });

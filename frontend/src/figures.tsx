@@ -32,9 +32,16 @@ function deadLettersHelp(docsUrl: string) {
   );
 }
 
+/** With QUEUE_PARTITIONS > 1 the backlog is a sum: each partition's share, in stream order. */
+function backlogByPartition(stats: Stats | null) {
+  const partitions = stats?.partitions ?? [];
+  if (partitions.length < 2) return undefined;
+  return `${partitions.length} partitions: ${partitions.map((p) => formatInt(p.backlog)).join(" + ")}`;
+}
+
 export function pipelineFigures(stats: Stats | null, rate: number | undefined, docsUrl = ""): StatItem[] {
   return [
-    { label: "Backlog", value: stats ? formatInt(stats.backlog) : loading },
+    { label: "Backlog", value: stats ? formatInt(stats.backlog) : loading, detail: backlogByPartition(stats) },
     { label: "Pending", value: stats ? formatInt(stats.pending) : loading },
     {
       label: "Dead letters",

@@ -18,6 +18,8 @@ from countq.queue import keys
 
 # Ports are 0-65535; 0 asks the OS for a free one where countq binds the port.
 MAX_PORT = 65535
+# Partitions live in distinct slots, and every consumer reads each one in turn.
+MAX_QUEUE_PARTITIONS = 64
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -133,6 +135,14 @@ class Settings(BaseSettings):
     cors_origins: str = Field("*", description="Comma-separated allowed origins")
     max_backlog: int = Field(
         1_000_000, ge=1, description="Unstored messages above which POST answers 503"
+    )
+    queue_partitions: int = Field(
+        1,
+        ge=1,
+        le=MAX_QUEUE_PARTITIONS,
+        description="Streams the queue is spread over, each in its own cluster slot; 1 is"
+        " the single `{countq}:stream`. Consumers drain every partition ever used, so it"
+        " may change on a running system",
     )
     data_dir: Path = Field(
         Path(".data"),

@@ -60,6 +60,7 @@ def settings_env(s: Settings) -> dict[str, str]:
         DATA_DIR=str(s.data_dir),
         CLAIM_IDLE_MS=str(s.claim_idle_ms),
         MAX_BACKLOG=str(s.max_backlog),
+        QUEUE_PARTITIONS=str(s.queue_partitions),
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )

@@ -43,10 +43,21 @@ class CountOut(BaseModel):
     hostname: str = Field(..., description="The host that served this answer")
 
 
+class PartitionStatsOut(BaseModel):
+    stream: str = Field(..., description="The partition's stream key", examples=["{countq}:stream"])
+    backlog: int = Field(..., description="Queued in this stream, not yet delivered")
+    pending: int = Field(..., description="Delivered from it, not yet stored and acked")
+    dead_letters: int = Field(..., description="This partition's dead letters")
+    oldest_age_seconds: float = Field(..., description="Age of its oldest unstored message")
+    consumers: int = Field(..., description="Consumers in its group")
+
+
 class StatsOut(BaseModel):
-    backlog: int = Field(..., description="Queued, not yet delivered to a consumer")
+    backlog: int = Field(
+        ..., description="Queued, not yet delivered to a consumer (every partition)"
+    )
     pending: int = Field(..., description="Delivered to a consumer, not yet stored and acked")
-    dead_letters: int = Field(..., description="Messages moved to the dead-letter stream")
+    dead_letters: int = Field(..., description="Messages moved to the dead-letter streams")
     stored_rows: int = Field(..., description="Rows stored in MySQL")
     oldest_age_seconds: float = Field(..., description="Age of the oldest unstored message")
     consumers: int = Field(..., description="Consumers registered in the group")
@@ -55,6 +66,11 @@ class StatsOut(BaseModel):
     )
     end_to_end_p99_seconds: float | None = Field(
         None, description="99th percentile of the time from POST to stored, over the last minute"
+    )
+    partitions: list[PartitionStatsOut] = Field(
+        ...,
+        description="Each stream of the queue (QUEUE_PARTITIONS, and any a former value"
+        " left that still exists); the figures above are their sums",
     )
     hostname: str
 

@@ -116,6 +116,7 @@ def as_json(d: DeadLetter, now_ms: int) -> dict[str, Any]:
         "dead_for_seconds": round(d.age_s(now_ms), 3),
         "reason": d.reason,
         "source_entry": d.source_entry,
+        "stream": d.dead_key,
         "message": d.message,
     }
 
@@ -137,17 +138,18 @@ def do_list(dead: DeadLetters, args: argparse.Namespace) -> int:
         print(json.dumps([as_json(d, now_ms) for d in entries], indent=2))
         return 0
     total = dead.count()
-    print(f"{total} dead letter(s) in {dead.settings.dead_key}; newest {len(entries)}:")
+    print(f"{total} dead letter(s) in {dead.where}; newest {len(entries)}:")
     for d in entries:
         fields = " ".join(f"{k}={v}" for k, v in d.message.items()) or "(no fields)"
-        print(f"{d.entry_id}  {age_text(d.age_s(now_ms)):>5}  {d.reason}  | {fields}")
+        where = f"  [{d.dead_key}]" if len(dead.partitions) > 1 else ""
+        print(f"{d.entry_id}  {age_text(d.age_s(now_ms)):>5}  {d.reason}  | {fields}{where}")
     return 0
 
 
 def do_show(dead: DeadLetters, args: argparse.Namespace) -> int:
     d = dead.get(args.id)
     if d is None:
-        print(f"{PROG}: no dead letter {args.id} in {dead.settings.dead_key}", file=sys.stderr)
+        print(f"{PROG}: no dead letter {args.id} in {dead.where}", file=sys.stderr)
         return 1
     now_ms = time.time_ns() // 1_000_000
     if args.json:
@@ -180,7 +182,7 @@ def do_replay(dead: DeadLetters, args: argparse.Namespace) -> int:
             status = 1
             continue
         if new_id is None:
-            print(f"{PROG}: no dead letter {eid} in {dead.settings.dead_key}", file=sys.stderr)
+            print(f"{PROG}: no dead letter {eid} in {dead.where}", file=sys.stderr)
             status = 1
             continue
         replayed += 1
@@ -190,7 +192,7 @@ def do_replay(dead: DeadLetters, args: argparse.Namespace) -> int:
 
 
 def do_purge(dead: DeadLetters, args: argparse.Namespace) -> int:
-    key = dead.settings.dead_key
+    key = dead.where
     cutoff_ms = 0
     if args.ids:
         what = f"{len(args.ids)} dead letter(s) from {key}"

@@ -28,6 +28,7 @@ from countq.credentials import Login
 from countq.errors import BacklogFull, NotReplayable, QueueError
 from countq.queue import keys
 from countq.queue.iam import iam_login
+from countq.queue.partitions import Partition
 
 # A few hundred milliseconds in all, then the producer answers 503.
 CONNECT_TIMEOUT_S = 0.2
@@ -61,12 +62,25 @@ def refusal(reply: ResponseError, bound: int) -> QueueError | ResponseError:
     return reply
 
 
-class QueueStats(TypedDict):
+class PartitionStats(TypedDict):
+    stream: str
     backlog: int
     pending: int
     dead_letters: int
     oldest_age_seconds: float
     consumers: int
+
+
+class QueueStats(TypedDict):
+    """The whole queue: sums over the partitions (the oldest age and the
+    consumers are the largest), and each partition's own figures."""
+
+    backlog: int
+    pending: int
+    dead_letters: int
+    oldest_age_seconds: float
+    consumers: int
+    partitions: list[PartitionStats]
 
 
 def redis_login(settings: Settings) -> Login:
@@ -135,18 +149,39 @@ def raise_unless_busygroup(exc: ResponseError) -> None:
         raise exc
 
 
-def stats_pipeline(client: Any, s: Settings) -> Any:
-    """One round trip for every queue figure (sync and asyncio pipelines alike)."""
+def stats_pipeline(client: Any, s: Settings, partitions: list[Partition]) -> Any:
+    """One round trip (one per node on a cluster) for every queue figure of
+    every partition (sync and asyncio pipelines alike)."""
     pipe = client.pipeline(transaction=False)
-    pipe.xlen(s.stream_key)
-    pipe.xpending(s.stream_key, s.group)
-    pipe.xlen(s.dead_key)
-    pipe.xrange(s.stream_key, count=1)
-    pipe.xinfo_groups(s.stream_key)
+    for p in partitions:
+        pipe.xlen(p.stream_key)
+        pipe.xpending(p.stream_key, s.group)
+        pipe.xlen(p.dead_key)
+        pipe.xrange(p.stream_key, count=1)
+        pipe.xinfo_groups(p.stream_key)
     return pipe
 
 
-def stats_from(results: list[Any], s: Settings) -> QueueStats:
+_FIGURES_PER_PARTITION = 5
+
+
+def stats_from(results: list[Any], s: Settings, partitions: list[Partition]) -> QueueStats:
+    each = [
+        _partition_stats(p, results[i : i + _FIGURES_PER_PARTITION], s)
+        for p, i in zip(partitions, range(0, len(results), _FIGURES_PER_PARTITION), strict=True)
+    ]
+    return {
+        "backlog": sum(p["backlog"] for p in each),
+        "pending": sum(p["pending"] for p in each),
+        "dead_letters": sum(p["dead_letters"] for p in each),
+        "oldest_age_seconds": max(p["oldest_age_seconds"] for p in each),
+        # Every consumer joins every partition's group.
+        "consumers": max(p["consumers"] for p in each),
+        "partitions": each,
+    }
+
+
+def _partition_stats(partition: Partition, results: list[Any], s: Settings) -> PartitionStats:
     length, pending, dead, oldest, groups = results
     pending_count = int(pending["pending"])
     oldest_age = 0.0
@@ -154,6 +189,7 @@ def stats_from(results: list[Any], s: Settings) -> QueueStats:
         oldest_ms = int(oldest[0][0].split("-")[0])
         oldest_age = max(0.0, time.time() - oldest_ms / 1000)
     return {
+        "stream": partition.stream_key,
         "backlog": max(0, int(length) - pending_count),
         "pending": pending_count,
         "dead_letters": int(dead),

@@ -1,8 +1,12 @@
-"""The dead-letter stream `{<queue>}:dead`: read it, move entries back, remove them.
+"""The dead-letter streams `{<queue>}:dead` (one per partition): read them, move
+entries back, remove them.
 
-What `countq dead-letters` does, without the command line. Every key shares the
-queue's hash tag, so the replay script touches one slot and runs unchanged on
-a standalone Redis and on a cluster.
+What `countq dead-letters` does, without the command line. A partition's keys
+share its hash tag, so the replay script touches one slot and runs unchanged
+on a standalone Redis and on a cluster; a dead letter goes back onto its own
+partition's stream. Entry ids are per stream, so two partitions may each hold
+the same id: an id names the entry in each partition that has it (replay
+takes them one call at a time, the first partition first).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from countq.queue.client import (
     redis_login,
     refusal,
 )
+from countq.queue.partitions import Partition, bound_per_partition, known, registry_key
 
 ENTRY_ID = re.compile(r"^\d+(-\d+)?$")
 
@@ -34,6 +39,8 @@ class DeadLetter:
     entry_id: str
     """Its id in the dead-letter stream; starts with when it was dead-lettered (ms)."""
     fields: dict[str, str]
+    dead_key: str = ""
+    """The dead-letter stream that holds it (its partition's)."""
 
     @property
     def reason(self) -> str:
@@ -64,65 +71,102 @@ class DeadLetters:
         self.login = redis_login(settings)
         self.client = client or connect(settings, socket_timeout=5.0)
         self._replay = self.client.register_script(REPLAY_LUA)
+        registered = self._call(lambda: self.client.smembers(registry_key(settings)))
+        self.partitions: list[Partition] = known(settings, set(registered))
 
     def _call(self, call: Any) -> Any:
         return retry_refused(call, self.login, login_refused)
 
+    @property
+    def where(self) -> str:
+        """The dead-letter streams, for a person."""
+        first = self.partitions[0].dead_key
+        more = len(self.partitions) - 1
+        return f"{first} and {more} other partition(s)" if more else first
+
     def count(self) -> int:
-        return int(self._call(lambda: self.client.xlen(self.settings.dead_key)))
+        return sum(
+            int(self._call(lambda p=p: self.client.xlen(p.dead_key))) for p in self.partitions
+        )
 
     def newest(self, limit: int) -> list[DeadLetter]:
-        """Newest first."""
-        entries = self._call(
-            lambda: self.client.xrevrange(self.settings.dead_key, "+", "-", count=limit)
-        )
-        return [DeadLetter(eid, dict(fields)) for eid, fields in entries]
+        """Newest first, over every partition."""
+        found: list[DeadLetter] = []
+        for p in self.partitions:
+            entries = self._call(
+                lambda p=p: self.client.xrevrange(p.dead_key, "+", "-", count=limit)
+            )
+            found.extend(DeadLetter(eid, dict(fields), p.dead_key) for eid, fields in entries)
+        found.sort(key=lambda d: _id_order(d.entry_id), reverse=True)
+        return found[:limit]
 
     def get(self, entry_id: str) -> DeadLetter | None:
-        key = self.settings.dead_key
-        entries = self._call(lambda: self.client.xrange(key, entry_id, entry_id))
-        return DeadLetter(entries[0][0], dict(entries[0][1])) if entries else None
+        for p in self.partitions:
+            entries = self._call(lambda p=p: self.client.xrange(p.dead_key, entry_id, entry_id))
+            if entries:
+                return DeadLetter(entries[0][0], dict(entries[0][1]), p.dead_key)
+        return None
 
     def all_ids(self, page: int = 1000) -> list[str]:
-        """Every entry id, oldest first (read in pages; the stream may be long)."""
+        """Every entry id, oldest first (read in pages; a stream may be long); an
+        id two partitions hold is there twice."""
         ids: list[str] = []
-        start = "-"
-        while True:
-            entries = self._call(
-                lambda s=start: self.client.xrange(self.settings.dead_key, s, "+", count=page)
-            )
-            ids.extend(eid for eid, _ in entries)
-            if len(entries) < page:
-                return ids
-            start = f"({entries[-1][0]}"
+        for p in self.partitions:
+            start = "-"
+            while True:
+                entries = self._call(
+                    lambda s=start, p=p: self.client.xrange(p.dead_key, s, "+", count=page)
+                )
+                ids.extend(eid for eid, _ in entries)
+                if len(entries) < page:
+                    break
+                start = f"({entries[-1][0]}"
+        return sorted(ids, key=_id_order)
 
     def replay(self, entry_id: str) -> str | None:
-        """Move one dead letter back onto the stream (one atomic script call).
+        """Move one dead letter back onto its partition's stream (one atomic script
+        call); the first partition that holds the id.
 
         Returns the new stream entry id, or None when there is no such dead
-        letter. Raises BacklogFull at MAX_BACKLOG, NotReplayable for a dead
-        letter without message fields.
+        letter. Raises BacklogFull at the partition's share of MAX_BACKLOG,
+        NotReplayable for a dead letter without message fields.
         """
-        s = self.settings
-        script_keys, args = keys.replay_call(s.redis_queue, entry_id, s.max_backlog)
-        try:
-            new_id = self._call(lambda: self._replay(keys=script_keys, args=args))
-        except ResponseError as exc:
-            raise refusal(exc, s.max_backlog) from None
-        return None if new_id is None else str(new_id)
+        bound = bound_per_partition(self.settings)
+        for p in self.partitions:
+            script_keys, args = keys.replay_call(p.tag, entry_id, bound)
+            try:
+                new_id = self._call(lambda k=script_keys, a=args: self._replay(keys=k, args=a))
+            except ResponseError as exc:
+                raise refusal(exc, bound) from None
+            if new_id is not None:
+                return str(new_id)
+        return None
 
     def delete(self, entry_ids: list[str]) -> int:
-        """Remove these entries; returns how many existed."""
+        """Remove these entries from every partition; returns how many existed."""
         if not entry_ids:
             return 0
-        return int(self._call(lambda: self.client.xdel(self.settings.dead_key, *entry_ids)))
+        return sum(
+            int(self._call(lambda p=p: self.client.xdel(p.dead_key, *entry_ids)))
+            for p in self.partitions
+        )
 
     def delete_older_than(self, cutoff_ms: int) -> int:
-        """Remove every entry dead-lettered before `cutoff_ms` (one XTRIM MINID)."""
-        key = self.settings.dead_key
-        return int(
-            self._call(lambda: self.client.xtrim(key, minid=f"{cutoff_ms}-0", approximate=False))
+        """Remove every entry dead-lettered before `cutoff_ms` (one XTRIM MINID each)."""
+        minid = f"{cutoff_ms}-0"
+        return sum(
+            int(
+                self._call(
+                    lambda p=p: self.client.xtrim(p.dead_key, minid=minid, approximate=False)
+                )
+            )
+            for p in self.partitions
         )
 
     def close(self) -> None:
         self.client.close()
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -1,7 +1,9 @@
 """Every name the queue shares with Redis, in one place (arq's constants.py is the model).
 
 - The keys: each carries the hash tag `{REDIS_QUEUE}`, so the scripts, which
-  touch several keys, work on a Redis Cluster too (one slot).
+  touch several keys, work on a Redis Cluster too (one slot). With
+  QUEUE_PARTITIONS > 1 each partition's keys carry its own tag
+  (`partition_tag`), and every helper below takes that tag as its `queue`.
 - The stream entry's fields, and the two a dead letter adds to them.
 - The order of each Lua script's KEYS and ARGV (lua/*.lua), and the codes
   it refuses with. Each script's header states them (`-- KEYS:`, `-- ARGV:`
@@ -37,7 +39,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import count as counting
 from typing import Any
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 # The consumer group every consumer reads the stream in.
 GROUP = "consumers"
@@ -51,6 +57,40 @@ def stream_key(queue: str) -> str:
 def dead_key(queue: str) -> str:
     """The dead-letter stream: entries that could never be stored."""
     return f"{{{queue}}}:dead"
+
+
+def registry_key(queue: str) -> str:
+    """The set of the hash tags of every partition besides the queue's own that
+    was ever written to (QUEUE_PARTITIONS > 1; queue/partitions.py)."""
+    return f"{{{queue}}}:partitions"
+
+
+def partition_tag(queue: str, index: int, partitions: int) -> str:
+    """The hash tag of partition `index` of `partitions`: the queue's own for
+    partition 0 (so one partition is exactly the single stream), else the
+    first `<queue>.p<j>` whose slot is (slot(queue) + index * 16384 / partitions)
+    mod 16384. Every key of a partition is then `stream_key(tag)` etc."""
+    if not 0 <= index < partitions:
+        raise ValueError(f"partition {index} of {partitions}")
+    if index == 0:
+        return queue
+    offset = index * REDIS_CLUSTER_HASH_SLOTS // partitions
+    return _tag_in_slot(queue, (slot_of(queue) + offset) % REDIS_CLUSTER_HASH_SLOTS)
+
+
+def slot_of(tag: str) -> int:
+    """The cluster slot of every key under the hash tag `tag`."""
+    return int(key_slot(f"{{{tag}}}".encode()))
+
+
+@lru_cache(maxsize=1024)
+def _tag_in_slot(queue: str, slot: int) -> str:
+    # CRC16 spreads these names evenly: ~16k tries on average, a few ms.
+    for j in counting(1):
+        tag = f"{queue}.p{j}"
+        if slot_of(tag) == slot:
+            return tag
+    raise AssertionError("unreachable: counting never ends")
 
 
 def latency_key(queue: str, second: int) -> str:

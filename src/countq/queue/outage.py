@@ -14,7 +14,8 @@ REMIND_EVERY_S = 60.0
 
 
 class Outage:
-    def __init__(self) -> None:
+    def __init__(self, where: str = "") -> None:
+        self.where = f" ({where})" if where else ""  # a partition's stream, when there are several
         self.since: float | None = None
         self.failed_calls = 0
         self.refused = 0
@@ -31,7 +32,8 @@ class Outage:
             self.since, self.failed_calls, self.refused = now, 0, 0
             self._remind_at = now + REMIND_EVERY_S
             log.warning(
-                "Redis unavailable (%s: %s); answering 503 until it is back",
+                "Redis unavailable%s (%s: %s); answering 503 until it is back",
+                self.where,
                 type(exc).__name__,
                 str(exc)[:200],
             )
@@ -40,7 +42,8 @@ class Outage:
         if now >= self._remind_at:
             self._remind_at = now + REMIND_EVERY_S
             log.warning(
-                "Redis still unavailable after %.0f s: %d requests refused so far (%s)",
+                "Redis still unavailable%s after %.0f s: %d requests refused so far (%s)",
+                self.where,
                 now - self.since,
                 self.refused,
                 type(exc).__name__,
@@ -53,7 +56,8 @@ class Outage:
     def answered(self) -> None:
         if self.since is not None:
             log.warning(
-                "Redis answers again after %.1f s: %d requests refused, %d calls failed",
+                "Redis answers again%s after %.1f s: %d requests refused, %d calls failed",
+                self.where,
                 time.monotonic() - self.since,
                 self.refused,
                 self.failed_calls,

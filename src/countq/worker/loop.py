@@ -32,6 +32,7 @@ from countq.db.engine import create_engine
 from countq.db.seen import already_stored
 from countq.messages import Message, parse_entry
 from countq.queue.consumer import ConsumerQueue
+from countq.queue.partitions import Partition
 from countq.worker.metrics import BATCH_SECONDS, DEAD, DUPLICATES, END_TO_END, STORED, just_stored
 from countq.worker.retry import Retry, Stopping
 
@@ -51,8 +52,9 @@ class Rejected:
 
 @dataclass
 class Batch:
-    """One fetch: the messages to store, and the entries to dead-letter."""
+    """One fetch, from one partition: the messages to store, and the entries to dead-letter."""
 
+    partition: Partition
     messages: list[Message] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     redelivered: bool = False  # reclaimed: some may be stored already
@@ -99,9 +101,10 @@ class Consumer:
         acked are pending under this consumer like the batch in hand: a crash
         or a stop leaves them to be reclaimed, never lost."""
         log.info(
-            "consumer %s reading %s, summary row %d of %d",
+            "consumer %s reading %s (%d partition(s)), summary row %d of %d",
             self.name,
             self.settings.stream_key,
+            self.settings.queue_partitions,
             self.shard,
             self.settings.summary_shards,
         )
@@ -120,7 +123,7 @@ class Consumer:
                     stored = self.handle(batch)
                     if acked:
                         acked.result()  # raises what the last ack raised (Stopping)
-                    acked = acker.submit(self.ack, stored)
+                    acked = acker.submit(self.ack, batch.partition, stored)
                 if acked:
                     acked.result()
         except Stopping:
@@ -133,48 +136,54 @@ class Consumer:
     def run_once(self) -> int:
         """Fetch, store and ack one batch, in this thread. Returns how many entries."""
         batch = self.fetch()
-        self.ack(self.handle(batch))
+        self.ack(batch.partition, self.handle(batch))
         return batch.size
 
     def fetch(self) -> Batch:
-        """Reclaim stale entries when due, else read new ones; parse what came."""
-        batch = Batch()
+        """Reclaim stale entries when due, else read new ones; parse what came.
+        Every partition is served in turn (ConsumerQueue.read_next)."""
         if time.monotonic() >= self._next_claim:
-            self._next_claim = time.monotonic() + CLAIM_EVERY_S
-            for claimed in self.retry("redis", self.queue.claim_stale):
-                if claimed.deliveries > self.settings.max_deliveries:
-                    reason = f"delivered {claimed.deliveries} times, never stored"
-                    batch.rejected.append(Rejected(claimed.entry_id, claimed.fields, reason))
-                else:
-                    batch.add(claimed.entry_id, claimed.fields)
-            batch.redelivered = True
-            if batch.size:
+            found = self.retry("redis", self.queue.claim_next)
+            if found is None:  # none stale anywhere: look again in a while
+                self._next_claim = time.monotonic() + CLAIM_EVERY_S
+            else:  # another partition may have some too: the next fetch looks
+                partition, claimed = found
+                batch = Batch(partition, redelivered=True)
+                for c in claimed:
+                    if c.deliveries > self.settings.max_deliveries:
+                        reason = f"delivered {c.deliveries} times, never stored"
+                        batch.rejected.append(Rejected(c.entry_id, c.fields, reason))
+                    else:
+                        batch.add(c.entry_id, c.fields)
                 return batch
         block = self.settings.consumer_block_ms
-        for entry_id, fields in self.retry("redis", lambda: self.queue.read_new(block)):
+        partition, entries = self.retry("redis", lambda: self.queue.read_next(block))
+        batch = Batch(partition)
+        for entry_id, fields in entries:
             batch.add(entry_id, fields)
         return batch
 
     def handle(self, batch: Batch) -> list[str]:
         """Dead-letter the rejects and commit the rest; returns the entry ids to ack."""
         for rejected in batch.rejected:
-            self._dead_letter(rejected.entry_id, rejected.fields, rejected.reason)
+            self._dead_letter(batch.partition, rejected.entry_id, rejected.fields, rejected.reason)
         if not batch.messages:
             return []
-        stream = self.settings.stream_key
+        stream = batch.partition.stream_key
         with BATCH_SECONDS.time(), tracing.process(stream, batch.messages) as traced:
-            return traced.acks(self._store(batch.messages, batch.redelivered))
+            return traced.acks(self._store(batch))
 
-    def ack(self, entry_ids: list[str]) -> None:
+    def ack(self, partition: Partition, entry_ids: list[str]) -> None:
         if entry_ids:
-            with tracing.settle(self.settings.stream_key, entry_ids):
-                self.retry("redis", lambda: self.queue.ack(entry_ids))
+            with tracing.settle(partition.stream_key, entry_ids):
+                self.retry("redis", lambda: self.queue.ack(entry_ids, partition))
         END_TO_END.flush_window(self.queue.client, self.settings)
 
-    def _store(self, batch: list[Message], redelivered: bool = False) -> list[str]:
+    def _store(self, batch: Batch) -> list[str]:
         """Commit the batch; returns the entry ids now safe to ack."""
+        messages = batch.messages
         try:
-            inserted = self.retry("database", lambda: self._commit(batch, redelivered))
+            inserted = self.retry("database", lambda: self._commit(messages, batch.redelivered))
         except Stopping:
             raise
         except Exception as exc:
@@ -182,20 +191,20 @@ class Consumer:
             # whatever the error (DataError, or the driver's OverflowError on a
             # value it cannot bind). Find it row by row; never lose the batch.
             batch_ids = {
-                "batch_size": len(batch),
-                "first_entry_id": batch[0].entry_id,
-                "last_entry_id": batch[-1].entry_id,
+                "batch_size": len(messages),
+                "first_entry_id": messages[0].entry_id,
+                "last_entry_id": messages[-1].entry_id,
             }
             log.warning(
                 "batch refused by the database (%s); storing row by row", exc, extra=batch_ids
             )
-            self._store_one_by_one(batch)
+            self._store_one_by_one(batch.partition, messages)
             return []
         STORED.inc(inserted)
-        DUPLICATES.inc(len(batch) - inserted)
-        return [m.entry_id for m in batch]
+        DUPLICATES.inc(len(messages) - inserted)
+        return [m.entry_id for m in messages]
 
-    def _store_one_by_one(self, batch: list[Message]) -> None:
+    def _store_one_by_one(self, partition: Partition, batch: list[Message]) -> None:
         """Store and ack each message alone; dead-letter the ones the database refuses."""
         for message in batch:
             try:
@@ -205,10 +214,10 @@ class Consumer:
             except Exception as exc:
                 cause = getattr(exc, "orig", None) or exc  # the driver's error, if any
                 reason = f"database refused it: {type(cause).__name__}: {cause}"
-                self._dead_letter(message.entry_id, message.fields(), reason)
+                self._dead_letter(partition, message.entry_id, message.fields(), reason)
                 continue
             STORED.inc(inserted)
-            self.ack([message.entry_id])
+            self.ack(partition, [message.entry_id])
 
     def _commit(self, batch: list[Message], redelivered: bool = False) -> int:
         rows = tracing.commit(self.engine.dialect.name, "messages", len(batch))
@@ -218,6 +227,8 @@ class Consumer:
         END_TO_END.observe(just_stored(batch, inserted, seen))
         return inserted
 
-    def _dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str) -> None:
-        self.retry("redis", lambda: self.queue.dead_letter(entry_id, fields, reason))
+    def _dead_letter(
+        self, partition: Partition, entry_id: str, fields: dict[str, str] | None, reason: str
+    ) -> None:
+        self.retry("redis", lambda: self.queue.dead_letter(entry_id, fields, reason, partition))
         DEAD.inc()

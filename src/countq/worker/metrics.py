@@ -145,8 +145,17 @@ _GAUGES = {
 }
 
 
+_PARTITION_GAUGES = {
+    "backlog": ("countq_partition_backlog", "Messages queued in one partition's stream"),
+    "pending": ("countq_partition_pending", "Messages of one partition delivered, not acked"),
+    "dead_letters": ("countq_partition_dead_letters", "One partition's dead letters"),
+}
+
+
 class QueueGauges(Collector):
-    """The queue's figures, read from Redis at each scrape (none while Redis is down)."""
+    """The queue's figures, read from Redis at each scrape (none while Redis is down):
+    the whole queue's (sums over every partition), and each partition's, labelled
+    with its stream's key."""
 
     def __init__(self, queue: ConsumerQueue) -> None:
         self.queue = queue
@@ -158,6 +167,11 @@ class QueueGauges(Collector):
             return
         for key, (name, documentation) in _GAUGES.items():
             yield GaugeMetricFamily(name, documentation, value=stats[key])  # type: ignore[literal-required]
+        for key, (name, documentation) in _PARTITION_GAUGES.items():
+            family = GaugeMetricFamily(name, documentation, labels=["stream"])
+            for partition in stats["partitions"]:
+                family.add_metric([partition["stream"]], partition[key])  # type: ignore[literal-required]
+            yield family
 
 
 def serve_metrics(settings: Settings, queue: ConsumerQueue) -> tuple[Any, int]:
@@ -184,6 +198,8 @@ class CloudWatch:
             stats = self.queue.stats()
         except RedisError:
             return  # no datapoint: the alarm treats missing data as breaching
+        # Sums over every partition (the oldest age: the largest), so scaling on
+        # backlog per task and the alarms see the whole queue whatever N is.
         dimensions = [{"Name": "Environment", "Value": self.settings.metrics_environment}]
         cloudwatch.put_metric_data(
             Namespace=self.settings.metrics_namespace,

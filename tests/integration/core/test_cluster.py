@@ -16,6 +16,7 @@ from countq.api.app import create_app
 from countq.config import Settings
 from countq.messages import uuid7
 from countq.queue.client import connect, connect_async
+from countq.queue.partitions import configured
 from countq.worker.loop import Consumer
 from tests.helpers import elasticache_iam
 from tests.helpers.database import db_rows
@@ -32,8 +33,13 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cluster.stop()
 
 
-def test_end_to_end_on_a_redis_cluster(redis_cluster: str, settings: Settings) -> None:
-    clustered = settings.model_copy(update={"redis_url": redis_cluster, "redis_cluster": True})
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_end_to_end_on_a_redis_cluster(
+    redis_cluster: str, settings: Settings, partitions: int
+) -> None:
+    clustered = settings.model_copy(
+        update={"redis_url": redis_cluster, "redis_cluster": True, "queue_partitions": partitions}
+    )
     consumer = Consumer(clustered, name="cluster")
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
@@ -47,6 +53,7 @@ def test_end_to_end_on_a_redis_cluster(redis_cluster: str, settings: Settings) -
             stats = client.get("/stats").json()
             assert (stats["backlog"], stats["pending"], stats["dead_letters"]) == (0, 0, 0)
             assert stats["consumers"] == 1
+            assert len(stats["partitions"]) == partitions
     finally:
         consumer.stopping.set()
         thread.join(timeout=10)
@@ -54,6 +61,10 @@ def test_end_to_end_on_a_redis_cluster(redis_cluster: str, settings: Settings) -
     # Every key lives in one slot, so scripts and MULTI work across the cluster.
     node = redis.RedisCluster.from_url(redis_cluster)
     assert node.keyslot(clustered.stream_key) == node.keyslot(clustered.dead_key)
+    # Three partitions: one on each primary, each drained.
+    owners = {node.get_node_from_key(p.stream_key).port for p in configured(clustered)}
+    assert len(owners) == partitions
+    assert all(node.xlen(p.stream_key) == 0 for p in configured(clustered))
 
 
 def test_dead_letters_replay_and_purge_on_a_redis_cluster(

@@ -89,7 +89,7 @@ def test_a_reclaimed_batch_is_timed_once_per_stored_message(settings: Settings) 
     survivor = Consumer(settings.model_copy(update={"consumer_batch_size": 200}), name="survivor")
     first = survivor.fetch()
     assert first.redelivered and len(first.messages) == 200, "one batch, half of it stored"
-    survivor.ack(survivor.handle(first))
+    survivor.ack(first.partition, survivor.handle(first))
     while survivor.run_once():
         pass
     END_TO_END.flush_window(survivor.queue.client, settings, force=True)

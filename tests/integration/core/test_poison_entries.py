@@ -125,7 +125,7 @@ def test_a_row_the_store_refuses_is_dead_lettered_alone(tmp_path: Path, redis_qu
     assert [m.count for m in batch.messages] == [1, 13, 2, 3]
     # Count 3's enqueue time is made unstorable after validation.
     batch.messages[3] = dataclasses.replace(batch.messages[3], enqueued_ms=10**20)
-    consumer.ack(consumer.handle(batch))
+    consumer.ack(batch.partition, consumer.handle(batch))
     assert db_rows(s) == (2, 2, 2)
     reasons = {f["count"]: f["reason"] for _, f in r.xrange(s.dead_key)}
     assert reasons == {

@@ -116,3 +116,47 @@ def test_replay_call() -> None:
 def test_every_key_carries_the_queue_hash_tag() -> None:
     for key in (keys.stream_key(Q), keys.dead_key(Q), keys.latency_key(Q, 1)):
         assert key.startswith("{q}:")
+
+
+def test_partition_0_is_the_queue_itself() -> None:
+    assert keys.partition_tag("countq", 0, 1) == "countq"
+    assert keys.partition_tag("countq", 0, 5) == "countq"
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8])
+def test_partitions_fall_in_evenly_spread_slots(n: int) -> None:
+    """Partition i of N sits exactly i * 16384 / N slots after the queue's own."""
+    base = keys.slot_of("countq")
+    slots = [keys.slot_of(keys.partition_tag("countq", i, n)) for i in range(n)]
+    assert slots == [(base + i * 16384 // n) % 16384 for i in range(n)]
+    assert len(set(slots)) == n
+
+
+def test_three_partitions_land_on_three_primaries_of_equal_ranges() -> None:
+    """`redis-cli --cluster create` with 3 primaries gives them 0-5460,
+    5461-10922, 10923-16383: three partitions, one on each."""
+    ranges = [(0, 5460), (5461, 10922), (10923, 16383)]
+    for queue in ("countq", "orders", "t-123456789abc"):
+        owners = {
+            next(k for k, (lo, hi) in enumerate(ranges) if lo <= keys.slot_of(tag) <= hi)
+            for tag in (keys.partition_tag(queue, i, 3) for i in range(3))
+        }
+        assert owners == {0, 1, 2}, queue
+
+
+def test_a_slot_shared_by_two_partition_counts_is_one_stream() -> None:
+    """1 of 2 and 2 of 4 are the same slot, so the same tag: going from 4
+    partitions to 2 keeps that stream in use."""
+    assert keys.partition_tag("countq", 1, 2) == keys.partition_tag("countq", 2, 4)
+
+
+def test_partition_index_out_of_range() -> None:
+    with pytest.raises(ValueError, match="partition 3 of 3"):
+        keys.partition_tag("countq", 3, 3)
+
+
+def test_partition_keys_carry_the_partition_tag() -> None:
+    tag = keys.partition_tag("countq", 1, 3)
+    assert keys.stream_key(tag) == f"{{{tag}}}:stream"
+    assert keys.ack_call(tag, ["1-0"])[0] == [f"{{{tag}}}:stream"]
+    assert keys.registry_key("countq") == "{countq}:partitions"
