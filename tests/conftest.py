@@ -15,8 +15,10 @@ from pathlib import Path
 import pymysql
 import pytest
 import redis
+from sqlalchemy.engine import Engine
 
 from countq.config import Settings
+from countq.db.engine import create_engine
 from tests.helpers.database import migrate
 from tests.helpers.processes import LiveStack, free_port, settings_env
 from tests.helpers.services import MYSQL, REDIS_URL, ROOT, mysql_url, require_mysql, require_redis
@@ -105,6 +107,20 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with mock_aws():
         yield AWS_REGION
     credentials.clear_cache()
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated engine on each store countq runs on: SQLite (make run's
+    default) and MariaDB."""
+    if request.param == "mysql":
+        url = request.getfixturevalue("mysql_database")
+    else:
+        url = f"sqlite:///{tmp_path / 'countq.db'}"
+    migrate(url)
+    engine = create_engine(Settings(database_url=url))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

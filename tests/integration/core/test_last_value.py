@@ -8,7 +8,6 @@ CLAIM_IDLE_MS, so older messages are stored after newer ones.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from countq.db import repo
 from countq.db.engine import create_engine
 from countq.db.migrate import MIGRATIONS
 from countq.messages import Message
-from tests.helpers.database import db_rows, migrate
+from tests.helpers.database import db_rows
 from tests.helpers.loadgen import post_counts
 from tests.helpers.processes import LiveStack, free_port, settings_env, start_consumer, wait_until
 from tests.helpers.services import REDIS_URL
@@ -68,21 +67,9 @@ def _message(count: int, enqueued_ms: int, message_id: bytes) -> Message:
     return Message(f"{enqueued_ms}-0", message_id, count, enqueued_ms)
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "mysql":
-        url = request.getfixturevalue("mysql_database")
-    else:
-        url = f"sqlite:///{tmp_path / 'countq.db'}"
-    migrate(url)
-    engine = create_engine(Settings(database_url=url))
-    yield engine
-    engine.dispose()
-
-
-def test_last_is_the_newest_by_enqueue_time_then_id(engine: Engine) -> None:
+def test_last_is_the_newest_by_enqueue_time_then_id(store_engine: Engine) -> None:
     def store(*batch: Message) -> tuple[int | None, bytes | None]:
-        with engine.begin() as conn:
+        with store_engine.begin() as conn:
             repo.store_batch(conn, batch)
             found = repo.read_summary(conn)
         return found.last_value, found.last_id

@@ -8,7 +8,6 @@ keeps today's row as shard 1, so a consumer of before 0004 loses nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,18 +32,6 @@ def msg(count: int, enqueued_ms: int, message_id: bytes | None = None) -> Messag
     return Message(f"{enqueued_ms}-0", message_id or uuid7().bytes, count, enqueued_ms)
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "mysql":
-        url = request.getfixturevalue("mysql_database")
-    else:
-        url = f"sqlite:///{tmp_path / 'countq.db'}"
-    migrate(url)
-    engine = create_engine(Settings(database_url=url))
-    yield engine
-    engine.dispose()
-
-
 def store(engine: Engine, shard: int, *batch: Message) -> None:
     with engine.begin() as conn:
         repo.store_batch(conn, batch, shard)
@@ -56,33 +43,36 @@ def summary_rows(engine: Engine) -> list[tuple[int, int]]:
         return [(int(i), int(n)) for i, n in rows]
 
 
-def test_get_count_is_the_sum_of_the_shards(engine: Engine) -> None:
-    store(engine, 1, msg(1, 1000), msg(2, 1001))
-    store(engine, 5, msg(3, 1002))
-    store(engine, 64, msg(4, 1003), msg(5, 1004), msg(6, 1005))
-    store(engine, 5, msg(7, 1006))
+def test_get_count_is_the_sum_of_the_shards(store_engine: Engine) -> None:
+    store(store_engine, 1, msg(1, 1000), msg(2, 1001))
+    store(store_engine, 5, msg(3, 1002))
+    store(store_engine, 64, msg(4, 1003), msg(5, 1004), msg(6, 1005))
+    store(store_engine, 5, msg(7, 1006))
     # Rows are made when first written to, not before.
-    assert summary_rows(engine) == [(1, 2), (5, 2), (64, 3)]
-    found = repo.summary(engine)
+    assert summary_rows(store_engine) == [(1, 2), (5, 2), (64, 3)]
+    found = repo.summary(store_engine)
     assert (found.rows, found.stored_total, found.last_value) == (7, 7, 7)
     assert found.updated_ms is not None
 
 
-def test_last_is_the_newest_across_shards_by_enqueue_time_then_id(engine: Engine) -> None:
+def test_last_is_the_newest_across_shards_by_enqueue_time_then_id(store_engine: Engine) -> None:
     low, high = b"\x01" * 16, b"\x02" * 16
-    store(engine, 2, msg(20, 2000, low))
-    store(engine, 3, msg(10, 1000, high))  # stored later on another shard, but older
-    assert repo.summary(engine).last_value == 20
+    store(store_engine, 2, msg(20, 2000, low))
+    store(store_engine, 3, msg(10, 1000, high))  # stored later on another shard, but older
+    assert repo.summary(store_engine).last_value == 20
     higher = b"\x03" * 16
-    store(engine, 3, msg(21, 2000, higher))  # the same ms on another shard, a larger id
-    assert (repo.summary(engine).last_value, repo.summary(engine).last_id) == (21, higher)
-    store(engine, 1, msg(22, 2000, b"\x01" * 15 + b"\x09"))  # the same ms, a smaller id
-    assert repo.summary(engine).last_value == 21
-    assert repo.summary(engine).rows == 4
+    store(store_engine, 3, msg(21, 2000, higher))  # the same ms on another shard, a larger id
+    assert (repo.summary(store_engine).last_value, repo.summary(store_engine).last_id) == (
+        21,
+        higher,
+    )
+    store(store_engine, 1, msg(22, 2000, b"\x01" * 15 + b"\x09"))  # the same ms, a smaller id
+    assert repo.summary(store_engine).last_value == 21
+    assert repo.summary(store_engine).rows == 4
 
 
-def test_an_empty_summary_reads_as_zero(engine: Engine) -> None:
-    found = repo.summary(engine)
+def test_an_empty_summary_reads_as_zero(store_engine: Engine) -> None:
+    found = repo.summary(store_engine)
     assert (found.rows, found.stored_total, found.last_value, found.last_id) == (0, 0, None, None)
 
 
