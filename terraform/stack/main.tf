@@ -33,6 +33,9 @@ locals {
     REDIS_CLUSTER  = "true"
     REDIS_TLS      = "true"
     REDIS_QUEUE    = "countq"
+    # Scale-out past one shard and one row lock (docs: Performance -> Capacity model).
+    QUEUE_PARTITIONS = tostring(var.queue_partitions)
+    SUMMARY_SHARDS   = tostring(var.summary_shards)
     # No Redis password: the app signs an IAM token as this user (countq.queue.iam).
     REDIS_IAM_USER       = module.redis.user_id
     REDIS_IAM_CACHE_NAME = module.redis.cache_name

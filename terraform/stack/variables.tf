@@ -292,6 +292,28 @@ variable "log_level" {
   default     = "INFO"
 }
 
+variable "queue_partitions" {
+  description = "QUEUE_PARTITIONS of the services: streams the queue is spread over, each in its own cluster slot (1: the single {countq}:stream). It may change on a running stack; consumers drain every partition ever used."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.queue_partitions >= 1 && var.queue_partitions <= 64 && floor(var.queue_partitions) == var.queue_partitions
+    error_message = "queue_partitions is a whole number from 1 to 64 (countq.config.MAX_QUEUE_PARTITIONS)."
+  }
+}
+
+variable "summary_shards" {
+  description = "SUMMARY_SHARDS of the services: rows of the count summary, each consumer adding to one (GET /count sums them)."
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.summary_shards >= 1 && var.summary_shards <= 1024 && floor(var.summary_shards) == var.summary_shards
+    error_message = "summary_shards is a whole number from 1 to 1024."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the CloudWatch log groups."
   type        = number
