@@ -36,6 +36,7 @@ SCRIPTS = (
     "bench_tracing",
     "bench_redis_ops",
     "bench_summary_shards",
+    "bench_partitions",
 )
 # The scripts that have a --quick mode (one short run); --quick passes it on.
 QUICK = ("bench_redis_ops", "bench_summary_shards")

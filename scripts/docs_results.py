@@ -211,6 +211,29 @@ def bench_summary_shards(f: Figures) -> list[str]:
     return rows
 
 
+def bench_partitions(f: Figures) -> list[str]:
+    cpu, calls = f["cpu_s_per_primary"], f["calls_per_primary"]
+    rows = [
+        f"A local 3-primary Redis Cluster, {f['rate']:,.0f} POST/s for {f['seconds']:g} s,"
+        " `QUEUE_PARTITIONS` 1 and 3 alternating in the same invocation.",
+        "",
+        "| primary | CPU, N = 1 | CPU, N = 3 | commands, N = 1 | commands, N = 3 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for port in cpu["1"]:
+        rows.append(
+            f"| :{port} | {num(cpu['1'][port], 's')} | {num(cpu['3'][port], 's')}"
+            f" | {calls['1'][port]:,.0f} | {calls['3'][port]:,.0f} |"
+        )
+    rows += [
+        "",
+        f"Busiest primary with N = 3 against the owner with N = 1: CPU"
+        f" {num(f['busiest_ratio'], X)}, commands {num(f['busiest_calls_ratio'], X)}"
+        f" (target about a third); all primaries together {num(f['total_ratio'], X)}.",
+    ]
+    return rows
+
+
 def generic(f: Figures, prefix: str = "") -> list[str]:
     """A benchmark this script has no table for yet: every figure, flattened."""
     rows = ["| figure | value |", "| --- | --- |"] if not prefix else []
@@ -231,6 +254,7 @@ RENDERERS: dict[str, tuple[str, Callable[[Figures], list[str]]]] = {
     "bench_latency": ("POST → stored latency", bench_latency),
     "bench_redis_ops": ("Redis CPU per message: enqueue, read, ack", bench_redis_ops),
     "bench_summary_shards": ("Summary shards: row lock waits", bench_summary_shards),
+    "bench_partitions": ("Partitions: Redis CPU per cluster primary", bench_partitions),
 }
 
 
