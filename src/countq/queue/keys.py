@@ -37,13 +37,15 @@ these imports).
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count as counting
 from typing import Any
 
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+# Redis Cluster's slots (the cluster spec's "Keys distribution model").
+REDIS_CLUSTER_HASH_SLOTS = 16384
 
 # The consumer group every consumer reads the stream in.
 GROUP = "consumers"
@@ -79,8 +81,11 @@ def partition_tag(queue: str, index: int, partitions: int) -> str:
 
 
 def slot_of(tag: str) -> int:
-    """The cluster slot of every key under the hash tag `tag`."""
-    return int(key_slot(f"{{{tag}}}".encode()))
+    """The cluster slot of every key under the hash tag `tag`: CRC16 (XMODEM,
+    binascii's crc_hqx) of the tag, as redis-py's key_slot computes it. Not
+    redis-py's own: the importer Lambda reads these names through Settings and
+    carries no redis."""
+    return crc_hqx(tag.encode(), 0) % REDIS_CLUSTER_HASH_SLOTS
 
 
 @lru_cache(maxsize=1024)

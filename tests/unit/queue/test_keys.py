@@ -160,3 +160,11 @@ def test_partition_keys_carry_the_partition_tag() -> None:
     assert keys.stream_key(tag) == f"{{{tag}}}:stream"
     assert keys.ack_call(tag, ["1-0"])[0] == [f"{{{tag}}}:stream"]
     assert keys.registry_key("countq") == "{countq}:partitions"
+
+
+@pytest.mark.parametrize("tag", ["countq", "countq.p1", "q", "a-much-longer-queue-name.p63", "ü"])
+def test_slot_of_is_redis_pys_key_slot(tag: str) -> None:
+    """keys.py computes the slot itself (the importer zip has no redis-py)."""
+    from redis.crc import key_slot
+
+    assert keys.slot_of(tag) == key_slot(f"{{{tag}}}".encode())
