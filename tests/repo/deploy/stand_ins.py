@@ -110,7 +110,10 @@ def reference(name: str) -> str:
 
 def docker(args: list[str]) -> int:
     state = replay_dir() / "docker.json"
-    seen = json.loads(state.read_text()) if state.exists() else {"logins": [], "images": []}
+    seen = {"logins": [], "images": [], **(json.loads(state.read_text()) if state.exists() else {})}
+    # The recorded release's stand-in (the upgrade replay's first deploy) kept
+    # its images as "built": one image store, as docker's own would be.
+    seen["images"] += seen.pop("built", [])
     record("docker", {"args": args})
     command = args[0] if args else ""
     operands = [a for a in args[1:] if not a.startswith("-")]
