@@ -14,16 +14,14 @@ around the markers is written by hand.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docs_generated import replace_block, write_or_check
-from docs_results import RESULTS, load, num, when
+from docs_generated import replace_block
+from docs_results import load, num, page_from_results, when
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "performance" / "capacity.md"
@@ -256,17 +254,13 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when the page is stale")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="bench/run_all.py's JSON")
-    args = parser.parse_args(argv)
-    results = json.loads(args.results.read_text(encoding="utf-8"))
-    page = PAGE.read_text(encoding="utf-8")
-    wanted = replace_block(PAGE, page, BEGIN, END, render(results))
-    stale = (
-        f"docs_capacity: {PAGE.name} does not match {args.results.name}: run `make docs-results`"
+    return page_from_results(
+        argv,
+        "docs_capacity",
+        __doc__ or "",
+        PAGE,
+        lambda page, results: replace_block(PAGE, page, BEGIN, END, render(results)),
     )
-    return write_or_check(PAGE, wanted, args.check, stale)
 
 
 if __name__ == "__main__":

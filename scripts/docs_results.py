@@ -314,15 +314,27 @@ def render(page: str, results: dict[str, Any]) -> str:
     return replace_block(PAGE, page, BEGIN, END, section(results))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def page_from_results(
+    argv: list[str] | None,
+    name: str,
+    description: str,
+    page: Path,
+    render_page: Callable[[str, dict[str, Any]], str],
+) -> int:
+    """The command line of a page rendered from bench/results.json: write it, or
+    with --check fail when it is stale (docs_results, docs_capacity)."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when the page is stale")
     parser.add_argument("--results", type=Path, default=RESULTS, help="bench/run_all.py's JSON")
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text(encoding="utf-8"))
-    wanted = render(PAGE.read_text(encoding="utf-8"), results)
-    stale = f"docs_results: {PAGE.name} does not match {args.results.name}: run `{REGENERATE}`"
-    return write_or_check(PAGE, wanted, args.check, stale)
+    wanted = render_page(page.read_text(encoding="utf-8"), results)
+    stale = f"{name}: {page.name} does not match {args.results.name}: run `{REGENERATE}`"
+    return write_or_check(page, wanted, args.check, stale)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return page_from_results(argv, "docs_results", __doc__ or "", PAGE, render)
 
 
 if __name__ == "__main__":
