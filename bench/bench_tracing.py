@@ -152,6 +152,7 @@ def main() -> None:
         "drain_on_msgs_per_s": drained["on"]["rate"],
         "drain_off_cpu_us_per_msg": drained["off"]["cpu_us"],
         "drain_on_cpu_us_per_msg": drained["on"]["cpu_us"],
+        "sample_ratio": args.ratio,
         "spans_received": spans,
         "load_average_1m": os.getloadavg()[0],
     }

@@ -38,6 +38,9 @@ SCRIPTS = (
     "bench_summary_shards",
     "bench_partitions",
 )
+# Run only when named (--only): this tree against the last release, in a git
+# worktree, takes as long as the rest together.
+OPTIONAL = ("bench_against",)
 # The scripts that have a --quick mode (one short run); --quick passes it on.
 QUICK = ("bench_redis_ops", "bench_summary_shards")
 RESULTS = BENCH / "results.json"
@@ -96,7 +99,7 @@ def command(name: str, runs: int, quick: bool = False) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
-    p.add_argument("--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS))
+    p.add_argument("--only", nargs="+", choices=SCRIPTS + OPTIONAL, default=list(SCRIPTS))
     p.add_argument("--output", type=Path, default=RESULTS, help="where the results go (JSON)")
     p.add_argument("--quick", action="store_true", help=f"pass --quick to {', '.join(QUICK)}")
     p.add_argument(

@@ -234,6 +234,55 @@ def bench_partitions(f: Figures) -> list[str]:
     return rows
 
 
+def bench_tracing(f: Figures) -> list[str]:
+    def row(label: str, off: float, on: float, unit: str = "") -> str:
+        return f"| {label} | {num(off, unit)} | {num(on, unit)} | {on / off - 1:+.0%} |"
+
+    return [
+        f"The producer and consumer without any `OTEL_*` variable (off) and with"
+        f" {f['sample_ratio']:.0%} of traces sampled, exported over OTLP/HTTP to a receiver"
+        f" in the benchmark's process (on; {f['spans_received']:,} spans received),"
+        " alternating in the same invocation.",
+        "",
+        "| | off | on | on against off |",
+        "| --- | --- | --- | --- |",
+        row("POST /count req/s", f["post_off_rps"], f["post_on_rps"]),
+        row(
+            "POST /count, ratio to the ceiling",
+            f["post_off_ratio_to_ceiling"],
+            f["post_on_ratio_to_ceiling"],
+            X,
+        ),
+        row("POST /count p99", f["post_off_p99_ms"], f["post_on_p99_ms"], "ms"),
+        row("producer CPU per request", f["post_off_cpu_us"], f["post_on_cpu_us"], "µs"),
+        row("drain msg/s (1 consumer)", f["drain_off_msgs_per_s"], f["drain_on_msgs_per_s"]),
+        row(
+            "consumer CPU per message",
+            f["drain_off_cpu_us_per_msg"],
+            f["drain_on_cpu_us_per_msg"],
+            "µs",
+        ),
+    ]
+
+
+def bench_against(f: Figures) -> list[str]:
+    ref = f"`{f['ref_short']}`"
+    rows = [
+        f"This tree against {ref}, the earlier commit's own scripts and code in a git"
+        " worktree, in the same invocation: each round runs ref, this, this, ref. Each"
+        " side's median, and the median of the rounds' ratios.",
+        "",
+        f"| figure | {ref} | this tree | this / {ref} |",
+        "| --- | --- | --- | --- |",
+    ]
+    for figure in f["figures"].values():
+        rows.append(
+            f"| {figure['label']} | {num(figure['ref'])} | {num(figure['this'])}"
+            f" | {num(figure['ratio'], X, 2)} |"
+        )
+    return rows
+
+
 def generic(f: Figures, prefix: str = "") -> list[str]:
     """A benchmark this script has no table for yet: every figure, flattened."""
     rows = ["| figure | value |", "| --- | --- |"] if not prefix else []
@@ -252,9 +301,11 @@ RENDERERS: dict[str, tuple[str, Callable[[Figures], list[str]]]] = {
     "bench_drain": ("Consumer drain into MariaDB", bench_drain),
     "bench_get": ("GET /count as the table grows", bench_get),
     "bench_latency": ("POST → stored latency", bench_latency),
+    "bench_tracing": ("Tracing off and on", bench_tracing),
     "bench_redis_ops": ("Redis CPU per message: enqueue, read, ack", bench_redis_ops),
     "bench_summary_shards": ("Summary shards: row lock waits", bench_summary_shards),
     "bench_partitions": ("Partitions: Redis CPU per cluster primary", bench_partitions),
+    "bench_against": ("This tree against an earlier commit", bench_against),
 }
 
 

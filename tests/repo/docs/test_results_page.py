@@ -100,3 +100,34 @@ def test_a_run_cut_short_says_so() -> None:
     assert "cut short" not in docs_results.section(results)
     results["complete"] = False
     assert "**The run was cut short**" in docs_results.section(results)
+
+
+def test_a_side_by_side_run_against_an_earlier_commit_shows_both_and_the_ratio() -> None:
+    results = json.loads(SAMPLE.read_text())
+    entry = results["benchmarks"]["post_cpu"]
+    figure = {"label": "drain msg/s", "ref": 20000.0, "this": 19000.0, "ratio": 0.95}
+    figures = {"ref": "47eafc8cf9", "ref_short": "47eafc8", "figures": {"drain": figure}}
+    results["benchmarks"] = {"bench_against": {**entry, "figures": figures}}
+    rendered = docs_results.section(results)
+    assert "### This tree against an earlier commit" in rendered
+    assert f"| drain msg/s | 20,000 | 19,000 | 0.95{X} |" in rendered
+
+
+def test_tracing_off_and_on_are_shown_with_the_cost_of_on() -> None:
+    results = json.loads(SAMPLE.read_text())
+    entry = results["benchmarks"]["post_cpu"]
+    figures = {
+        "post_off_rps": 10000.0, "post_on_rps": 8000.0,
+        "post_off_ratio_to_ceiling": 0.9, "post_on_ratio_to_ceiling": 0.72,
+        "post_off_p99_ms": 9.0, "post_on_p99_ms": 18.0,
+        "post_off_cpu_us": 100.0, "post_on_cpu_us": 125.0,
+        "drain_off_msgs_per_s": 60000.0, "drain_on_msgs_per_s": 45000.0,
+        "drain_off_cpu_us_per_msg": 10.0, "drain_on_cpu_us_per_msg": 12.5,
+        "sample_ratio": 0.1, "spans_received": 1234,
+    }  # fmt: skip
+    results["benchmarks"] = {"bench_tracing": {**entry, "figures": figures}}
+    rendered = docs_results.section(results)
+    assert "with 10% of traces sampled" in rendered
+    assert "1,234 spans received" in rendered
+    assert "| POST /count req/s | 10,000 | 8,000 | -20% |" in rendered
+    assert "| producer CPU per request | 100 µs | 125 µs | +25% |" in rendered
