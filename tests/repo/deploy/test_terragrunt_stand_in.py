@@ -156,6 +156,8 @@ def test_bootstrap_makes_the_bucket_as_documented(
     assert buckets(moto) == [STATE_BUCKET]
 
 
+# The stand-in's whole bootstrap against moto, to reach its version check (5-13 s): slow.
+@pytest.mark.slow
 def test_a_version_outside_root_hcls_constraint_is_refused(
     tmp_path: Path, moto: harness.MotoServer
 ) -> None:

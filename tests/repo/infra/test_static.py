@@ -8,7 +8,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import hcl2
 import pytest
@@ -55,8 +58,8 @@ def _validate_copy(root: str) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("root", ROOTS)
-def test_init_and_validate(tf: harness.Terraform, root: str) -> None:
+def _init_and_validate(tf: harness.Terraform, root: str) -> dict[str, Any]:
+    """`terraform validate -json`'s report for one root, after its init."""
     workdir = _validate_copy(root)
     versions = (workdir / "versions.tf").read_text()
     if "configuration_aliases" in versions:
@@ -64,7 +67,25 @@ def test_init_and_validate(tf: harness.Terraform, root: str) -> None:
         (workdir / "providers.tf").write_text(harness.provider_config(None))
     tf(workdir, "init", "-backend=false", "-no-color")
     result = tf(workdir, "validate", "-json", "-no-color", ok=(0, 1))
-    report = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+@pytest.fixture(scope="module")
+def validated(tf: harness.Terraform) -> Iterator[dict[str, Future[dict[str, Any]]]]:
+    """Every root's init and validate, four at a time: each mostly waits on the
+    AWS provider's schema (about 3 s a root), one at a time they took 38 s of
+    `make test-fast`."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        yield {root: pool.submit(_init_and_validate, tf, root) for root in ROOTS}
+
+
+# 25 s for the twelve roots even four at a time: slow. make test-fast keeps
+# the static checks that take seconds (fmt, module shape, inputs, checkov).
+@pytest.mark.slow
+@pytest.mark.parametrize("root", ROOTS)
+def test_init_and_validate(validated: dict[str, Future[dict[str, Any]]], root: str) -> None:
+    report = validated[root].result()
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)
     assert report["warning_count"] == 0, json.dumps(report["diagnostics"], indent=2)
 
