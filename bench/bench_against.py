@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from common import PY, ROOT, log, median, parser, save, table
+
+# The release's record, read where the upgrade replay reads it.
+sys.path.insert(0, str(ROOT))
+from tests.helpers.release import baseline
 
 # (script, its arguments, [(figure path in its JSON, label, higher is better)]).
 CASES: list[tuple[str, list[str], list[tuple[str, str, bool]]]] = [
@@ -74,15 +79,6 @@ CASES: list[tuple[str, list[str], list[tuple[str, str, bool]]]] = [
 ]
 
 
-def release_commit() -> str:
-    """The commit of the last release, as `.release-baseline` records it."""
-    for line in (ROOT / ".release-baseline").read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "commit":
-            return value.strip()
-    raise SystemExit("bench_against: .release-baseline names no commit")
-
-
 @contextmanager
 def worktree(ref: str) -> Iterator[Path]:
     """`ref` checked out beside this tree (detached), removed afterwards."""
@@ -119,7 +115,7 @@ def main() -> None:
         "--only", nargs="+", choices=[c[0] for c in CASES], default=[c[0] for c in CASES]
     )
     args = p.parse_args()
-    ref = args.ref or release_commit()
+    ref = args.ref or baseline().commit
     short = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", ref],
         capture_output=True, text=True, check=True,

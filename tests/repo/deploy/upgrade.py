@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.release import Baseline, baseline
 from tests.repo.deploy import replay
 from tests.repo.infra import harness
 
 ENV = "test"
-BASELINE_FILE = replay.ROOT / ".release-baseline"
 CHANGELOG = replay.ROOT / "CHANGELOG.md"
 # The runs, by label.
 BASELINE = "deploy of the recorded release"
@@ -48,20 +48,6 @@ GUARDED_TYPES = frozenset(
         "aws_cloudfront_vpc_origin",
     }
 )
-
-
-@dataclass(frozen=True)
-class Baseline:
-    version: str
-    commit: str
-
-
-def baseline() -> Baseline:
-    """.release-baseline: `version = X` and `commit = <sha>`."""
-    found = dict(
-        re.findall(r"^(\w+) *= *(\S+)$", BASELINE_FILE.read_text(), re.M),
-    )
-    return Baseline(found["version"], found["commit"])
 
 
 def explained_replacements(changelog: str) -> set[str]:
