@@ -22,7 +22,6 @@ from the same arguments.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -32,22 +31,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import PY, ROOT, log, median, parser, save, table
+from common import ROOT, log, median, parser, save, table
+from run_all import run_benchmark
 
 # The release's record, read where the upgrade replay reads it.
 sys.path.insert(0, str(ROOT))
 from tests.helpers.release import baseline
 
-# (script, its arguments, [(figure path in its JSON, label, higher is better)]).
-CASES: list[tuple[str, list[str], list[tuple[str, str, bool]]]] = [
-    ("post_cpu", [], [("countq_us", "CPU per POST in the app, us", False)]),
+# (script, its arguments, [(figure path in its JSON, label)]).
+CASES: list[tuple[str, list[str], list[tuple[str, str]]]] = [
+    ("post_cpu", [], [("countq_us", "CPU per POST in the app, us")]),
     (
         "bench_post",
         ["--workers", "1"],
         [
-            ("workers_1.countq_rps", "POST /count req/s (1 worker)", True),
-            ("workers_1.ratio_to_ceiling", "POST /count, ratio to the ceiling", True),
-            ("workers_1.countq_p99_ms", "POST /count p99, ms", False),
+            ("workers_1.countq_rps", "POST /count req/s (1 worker)"),
+            ("workers_1.ratio_to_ceiling", "POST /count, ratio to the ceiling"),
+            ("workers_1.countq_p99_ms", "POST /count p99, ms"),
         ],
     ),
     (
@@ -63,8 +63,8 @@ CASES: list[tuple[str, list[str], list[tuple[str, str, bool]]]] = [
             "1000",
         ],
         [
-            ("countq_batch1000_consumers1", "drain msg/s (batch 1000, 1 consumer)", True),
-            ("countq_batch1000_consumers1_cpu_us_per_msg", "consumer CPU per message, us", False),
+            ("countq_batch1000_consumers1", "drain msg/s (batch 1000, 1 consumer)"),
+            ("countq_batch1000_consumers1_cpu_us_per_msg", "consumer CPU per message, us"),
         ],
     ),
     (
@@ -72,8 +72,8 @@ CASES: list[tuple[str, list[str], list[tuple[str, str, bool]]]] = [
         # The naive pair's catch-up is not compared: 5 s of it, not 30.
         ["--drain-timeout", "5"],
         [
-            ("countq.p50_ms", "POST -> stored p50 at 5,000/s, ms", False),
-            ("countq.p99_ms", "POST -> stored p99 at 5,000/s, ms", False),
+            ("countq.p50_ms", "POST -> stored p50 at 5,000/s, ms"),
+            ("countq.p99_ms", "POST -> stored p99 at 5,000/s, ms"),
         ],
     ),
 ]
@@ -94,11 +94,10 @@ def worktree(ref: str) -> Iterator[Path]:
 def run_once(tree: Path, script: str, args: list[str]) -> dict[str, Any]:
     """One run of `tree`'s own benchmark script against `tree`'s own countq."""
     env = dict(os.environ, PYTHONPATH=str(tree / "src"))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "figures.json"
-        argv = [PY, f"bench/{script}.py", "--runs", "1", *args, "--json", str(out)]
-        subprocess.run(argv, cwd=tree, env=env, check=True)
-        return dict(next(iter(json.loads(out.read_text()).values())))
+    ok, figures = run_benchmark([f"bench/{script}.py", "--runs", "1", *args], tree, env)
+    if not ok:
+        raise SystemExit(f"bench_against: bench/{script}.py failed in {tree}")
+    return figures
 
 
 def pick(figures: dict[str, Any], path: str) -> float:
@@ -132,17 +131,17 @@ def main() -> None:
                 for side in ("ref", "this", "this", "ref"):
                     log(f"run {run} {script} on {side} ({short if side == 'ref' else 'this tree'})")
                     figures = run_once(trees[side], script, script_args)
-                    for path, _, _ in wanted:
+                    for path, _ in wanted:
                         value = pick(figures, path)
                         seen.setdefault(path, {"ref": [], "this": []})[side].append(value)
                         got[side][path] = got[side].get(path, 0.0) + value
-                for path, _, _ in wanted:
+                for path, _ in wanted:
                     before, after = got["ref"][path], got["this"][path]
                     ratios.setdefault(path, []).append(after / before if before else float("nan"))
     compared: dict[str, dict[str, float | str | bool]] = {}
     rows = []
     for _, _, wanted in cases:
-        for path, label, higher_better in wanted:
+        for path, label in wanted:
             before, after = median(seen[path]["ref"]), median(seen[path]["this"])
             ratio = median(ratios[path])
             compared[path] = {
@@ -150,7 +149,6 @@ def main() -> None:
                 "ref": before,
                 "this": after,
                 "ratio": ratio,
-                "higher_is_better": higher_better,
             }
             rows.append([label, f"{before:,.2f}", f"{after:,.2f}", f"{ratio:.2f}x"])
     table(

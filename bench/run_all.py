@@ -91,6 +91,20 @@ def argv(name: str, runs: int, quick: bool) -> list[str]:
     ]
 
 
+def run_benchmark(
+    script_argv: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Run one benchmark script (its path and flags, from `cwd`) with --json:
+    whether it succeeded, and the figures it saved (each script saves them
+    under one key of its own: "post", "drain", ...)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        figures_file = Path(tmp) / "figures.json"
+        run = [sys.executable, *script_argv, "--json", str(figures_file)]
+        ok = subprocess.run(run, cwd=cwd, env=env, check=False).returncode == 0
+        saved = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+    return ok, next(iter(saved.values()), {})
+
+
 def command(name: str, runs: int, quick: bool = False) -> str:
     """The command that reproduces one benchmark's figures, from the repository root."""
     return shlex.join([python(), *argv(name, runs, quick)])
@@ -146,25 +160,10 @@ def main() -> int:
             "started": now(),
             "load_before": machine_load(),
         }
-        with tempfile.TemporaryDirectory() as tmp:
-            figures_file = Path(tmp) / "figures.json"
-            run = [sys.executable, *argv(name, args.runs, args.quick)]
-            ok = (
-                subprocess.run(
-                    [*run, "--json", str(figures_file)], cwd=ROOT, check=False
-                ).returncode
-                == 0
-            )
-            saved = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+        ok, figures = run_benchmark(argv(name, args.runs, args.quick))
         if not ok:
             failed.append(name)
-        # Each script saves its figures under one key of its own ("post", "drain", ...).
-        entry.update(
-            finished=now(),
-            load_after=machine_load(),
-            ok=ok,
-            figures=next(iter(saved.values()), {}),
-        )
+        entry.update(finished=now(), load_after=machine_load(), ok=ok, figures=figures)
         results["benchmarks"][name] = entry
         # After every benchmark: a run cut short keeps what it finished, and says so.
         if args.merge and "updates" in results:

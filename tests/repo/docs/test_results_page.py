@@ -26,6 +26,14 @@ def recorded() -> dict:  # type: ignore[type-arg]
     return json.loads(docs_results.RESULTS.read_text())
 
 
+def rendered_alone(name: str, figures: dict[str, object]) -> str:
+    """The results section of the sample run holding only benchmark `name`."""
+    results = json.loads(SAMPLE.read_text())
+    entry = results["benchmarks"]["post_cpu"]
+    results["benchmarks"] = {name: {**entry, "figures": figures}}
+    return docs_results.section(results)
+
+
 def test_the_page_matches_the_recorded_run() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, timeout=60
@@ -89,10 +97,7 @@ def test_targets_come_from_the_bench_scripts() -> None:
 
 
 def test_an_unknown_benchmark_is_rendered_figure_by_figure() -> None:
-    results = json.loads(SAMPLE.read_text())
-    entry = results["benchmarks"]["post_cpu"]
-    results["benchmarks"] = {"bench_new": {**entry, "figures": {"a": {"b": 1.5}}}}
-    assert "| `a.b` | 1.50 |" in docs_results.section(results)
+    assert "| `a.b` | 1.50 |" in rendered_alone("bench_new", {"a": {"b": 1.5}})
 
 
 def test_a_run_cut_short_says_so() -> None:
@@ -103,20 +108,15 @@ def test_a_run_cut_short_says_so() -> None:
 
 
 def test_a_side_by_side_run_against_an_earlier_commit_shows_both_and_the_ratio() -> None:
-    results = json.loads(SAMPLE.read_text())
-    entry = results["benchmarks"]["post_cpu"]
     figure = {"label": "drain msg/s", "ref": 20000.0, "this": 19000.0, "ratio": 0.95}
     figures = {"ref": "47eafc8cf9", "ref_short": "47eafc8", "figures": {"drain": figure}}
-    results["benchmarks"] = {"bench_against": {**entry, "figures": figures}}
-    rendered = docs_results.section(results)
+    rendered = rendered_alone("bench_against", figures)
     assert "### This tree against an earlier commit" in rendered
     assert f"| drain msg/s | 20,000 | 19,000 | 0.95{X} |" in rendered
 
 
 def test_tracing_off_and_on_are_shown_with_the_cost_of_on() -> None:
-    results = json.loads(SAMPLE.read_text())
-    entry = results["benchmarks"]["post_cpu"]
-    figures = {
+    figures: dict[str, object] = {
         "post_off_rps": 10000.0, "post_on_rps": 8000.0,
         "post_off_ratio_to_ceiling": 0.9, "post_on_ratio_to_ceiling": 0.72,
         "post_off_p99_ms": 9.0, "post_on_p99_ms": 18.0,
@@ -125,8 +125,7 @@ def test_tracing_off_and_on_are_shown_with_the_cost_of_on() -> None:
         "drain_off_cpu_us_per_msg": 10.0, "drain_on_cpu_us_per_msg": 12.5,
         "sample_ratio": 0.1, "spans_received": 1234,
     }  # fmt: skip
-    results["benchmarks"] = {"bench_tracing": {**entry, "figures": figures}}
-    rendered = docs_results.section(results)
+    rendered = rendered_alone("bench_tracing", figures)
     assert "with 10% of traces sampled" in rendered
     assert "1,234 spans received" in rendered
     assert "| POST /count req/s | 10,000 | 8,000 | -20% |" in rendered
